@@ -1,0 +1,167 @@
+"""Load a TOML run config into typed objects, or fail before any request with one clear message.
+
+Every failure is a `ConfigError` naming the file, the dotted key and the reason: TOML syntax,
+unknown keys, wrong types, bad URLs, roles pointing at undefined endpoints, missing role cards or
+prompt templates, unset API-key variables.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from looptool.config.models import ROLES, RoleCard, RunConfig
+from looptool.errors import ConfigError
+from looptool.paths import data_dir
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) if loc else "(top level)"
+
+
+def _reason(error: dict[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    reason = str(error.get("msg", "invalid value"))
+    reason = reason.removeprefix("Value error, ")
+    if "input" in error and kind not in ("value_error",):
+        shown = repr(error["input"])
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        reason += f" (got {shown})"
+    return reason
+
+
+def validation_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> ConfigError:
+    """Turn a pydantic error into one ConfigError; extra problems are appended to the reason."""
+    errors = exc.errors()
+    first = errors[0]
+    key = _dotted(prefix + tuple(first.get("loc", ())))
+    reason = _reason(first)
+    if len(errors) > 1:
+        others = "; ".join(f"{_dotted(prefix + tuple(e.get('loc', ())))}: {_reason(e)}" for e in errors[1:4])
+        reason += f" (also: {others}{'; ...' if len(errors) > 4 else ''})"
+    return ConfigError(source, key, reason)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(source, None, "file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(source, None, "is a directory, expected a TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"invalid TOML: {exc}") from None
+
+
+def parse_model(model: type[BaseModel], data: dict[str, Any], source: str, prefix: tuple[Any, ...] = ()) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(source, exc, prefix) from None
+
+
+@dataclass
+class LoadedConfig:
+    """A validated config plus everything resolved from it (role cards, prompt texts, base dir)."""
+
+    config: RunConfig
+    source: str
+    base_dir: Path
+    cards: dict[str, RoleCard] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    @property
+    def run_dir(self) -> Path:
+        return self.resolve_path(self.config.run.dir)
+
+    def require_roles(self, roles: list[str] | tuple[str, ...]) -> None:
+        """Commands call this with the roles they use, so a missing one fails before any work."""
+        for role in roles:
+            if role not in self.config.roles:
+                raise ConfigError(self.source, f"roles.{role}", "this command needs the role but the config does not map it to an endpoint")
+
+    def api_key(self, endpoint: str) -> str | None:
+        name = self.config.endpoints[endpoint].api_key_env
+        return os.environ.get(name) if name else None
+
+
+def load_role_card(role: str, card_ref: str | None, source: str, base_dir: Path) -> tuple[RoleCard, str]:
+    if card_ref is None:
+        card_path = data_dir("agents") / f"{role}.toml"
+    else:
+        card_path = Path(card_ref).expanduser()
+        if not card_path.is_absolute():
+            card_path = (base_dir / card_path).resolve()
+    if not card_path.is_file():
+        raise ConfigError(source, f"roles.{role}.card", f"role card {card_path} does not exist")
+    card = parse_model(RoleCard, read_toml(card_path), str(card_path))
+    if card.role != role:
+        raise ConfigError(str(card_path), "role", f"card is for role {card.role!r}, but roles.{role} uses it")
+    prompt_path = Path(card.prompt)
+    if not prompt_path.is_absolute():
+        prompt_path = data_dir("prompts") / card.prompt
+    if not prompt_path.is_file():
+        raise ConfigError(str(card_path), "prompt", f"prompt template {prompt_path} does not exist")
+    if card.output == "json_schema" and not card.schema_name:
+        raise ConfigError(str(card_path), "schema_name", "output 'json_schema' needs a schema_name")
+    if card.output == "choice" and not card.choices:
+        raise ConfigError(str(card_path), "choices", "output 'choice' needs a non-empty choices list")
+    return card, prompt_path.read_text(encoding="utf-8")
+
+
+def validate_references(config: RunConfig, source: str) -> None:
+    for name, endpoint in config.endpoints.items():
+        if endpoint.launch == "none" and endpoint.base_url is None:
+            raise ConfigError(source, f"endpoints.{name}.base_url", "required unless launch is 'vllm' or 'sim'")
+        if endpoint.launch == "vllm" and endpoint.vllm is None:
+            raise ConfigError(source, f"endpoints.{name}.vllm", "launch = 'vllm' needs a [endpoints.%s.vllm] table" % name)
+        if endpoint.api_key_env and endpoint.api_key_env not in os.environ:
+            raise ConfigError(
+                source, f"endpoints.{name}.api_key_env", f"environment variable {endpoint.api_key_env} is not set"
+            )
+    for role, role_config in config.roles.items():
+        if role not in ROLES:
+            raise ConfigError(source, f"roles.{role}", f"unknown role; expected one of {', '.join(ROLES)}")
+        if not role_config.endpoints:
+            raise ConfigError(source, f"roles.{role}.endpoints", "needs at least one endpoint")
+        for endpoint in role_config.endpoints:
+            if endpoint not in config.endpoints:
+                known = ", ".join(sorted(config.endpoints)) or "none"
+                raise ConfigError(source, f"roles.{role}.endpoints", f"unknown endpoint {endpoint!r}; defined: {known}")
+
+
+def load_config_data(data: dict[str, Any], source: str, base_dir: Path) -> LoadedConfig:
+    config = parse_model(RunConfig, data, source)
+    validate_references(config, source)
+    loaded = LoadedConfig(config=config, source=source, base_dir=base_dir, raw=data)
+    for role, role_config in config.roles.items():
+        card, prompt = load_role_card(role, role_config.card, source, base_dir)
+        if role_config.sampling:
+            merged = {**card.sampling.model_dump(), **role_config.sampling}
+            sampling = parse_model(type(card.sampling), merged, source, ("roles", role, "sampling"))
+            card = card.model_copy(update={"sampling": sampling})
+        loaded.cards[role] = card
+        loaded.prompts[role] = prompt
+    return loaded
+
+
+def load_config(path: str | Path) -> LoadedConfig:
+    path = Path(path).expanduser().resolve()
+    return load_config_data(read_toml(path), str(path), path.parent)

@@ -1,0 +1,127 @@
+"""Typed run configuration.
+
+Every model forbids unknown keys, so a typo in a TOML file is an error naming the key instead of a
+setting silently ignored. Stage sections are added here as stages land; defaults are the paper's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ROLES: tuple[str, ...] = ("planner", "user", "assistant", "tool", "judge", "generator", "policy")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class VLLMLaunch(Strict):
+    """Start and supervise a local `vllm serve` for this endpoint (see looptool.llm.vllm_server)."""
+
+    model: str = Field(description='"smollm2", "tiny", "policy" (the current checkpoint) or a model directory')
+    kv_cache_bytes: str = "512M"
+    dtype: str = "auto"
+    enforce_eager: bool = True
+    max_model_len: int | None = 4096
+    reserved_cpus: int | None = 0
+    extra_args: list[str] = Field(default_factory=list)
+    startup_timeout_s: float = 600.0
+
+
+class SimLaunch(Strict):
+    """Start the built-in simulator for this endpoint: a test and dry-run tool, not a model."""
+
+    seed: int = 0
+    latency_ms: float = 0.0
+    wrong_call_rate: float = Field(0.0, ge=0, le=1)
+    malformed_rate: float = Field(0.0, ge=0, le=1)
+    judge_error_rate: float = Field(0.0, ge=0, le=1)
+
+
+class EndpointConfig(Strict):
+    base_url: str | None = None
+    model: str = "default"
+    api_key_env: str | None = None
+    dialect: Literal["vllm", "openai"] = "vllm"
+    max_concurrency: int = Field(64, gt=0, le=100_000)
+    timeout_s: float = Field(300.0, gt=0)
+    connect_timeout_s: float = Field(10.0, gt=0)
+    launch: Literal["none", "vllm", "sim"] = "none"
+    vllm: VLLMLaunch | None = None
+    sim: SimLaunch | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1")
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError(f"{value!r} has an invalid port") from None
+        return value.rstrip("/")
+
+
+class RetryConfig(Strict):
+    max_attempts: int = Field(6, ge=1, le=100)
+    backoff_initial_s: float = Field(0.5, ge=0)
+    backoff_max_s: float = Field(20.0, ge=0)
+    retry_after_max_s: float = Field(60.0, ge=0)
+    endpoint_down_cooldown_s: float = Field(5.0, ge=0)
+
+
+class ClientConfig(Strict):
+    cache: bool = True
+    cache_sampled: bool = False
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+
+class RoleConfig(Strict):
+    endpoints: list[str]
+    card: str | None = None
+    sampling: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class RunSection(Strict):
+    name: str = "run"
+    dir: str = "runs/run"
+    seed: int = 0
+    iterations: int = Field(2, ge=0)
+
+
+class SamplingConfig(Strict):
+    temperature: float = Field(0.0, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int = Field(512, gt=0)
+    n: int = Field(1, ge=1)
+
+
+class RoleCard(Strict):
+    """agents/<role>.toml: how a role talks - its prompt template, output parser and sampling."""
+
+    role: str
+    description: str = ""
+    prompt: str
+    output: Literal["json_schema", "choice", "tool_calls", "text"]
+    schema_name: str | None = None
+    choices: list[str] = Field(default_factory=list)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+
+
+class RunConfig(Strict):
+    run: RunSection = Field(default_factory=RunSection)
+    client: ClientConfig = Field(default_factory=ClientConfig)
+    endpoints: dict[str, EndpointConfig]
+    roles: dict[str, RoleConfig]

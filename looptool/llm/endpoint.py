@@ -1,0 +1,110 @@
+"""One OpenAI-compatible endpoint: a shared connection pool, a concurrency limit, a health state.
+
+HTTP failures are translated here, once, into the engine's typed errors, so the retry policy in the
+client only has to look at `TransientLLMError` vs everything else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import anyio
+import httpx
+
+from looptool.config.models import EndpointConfig
+from looptool.errors import RequestRejected, TransientLLMError
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class Endpoint:
+    def __init__(self, name: str, config: EndpointConfig, *, base_url: str, api_key: str | None = None) -> None:
+        self.name = name
+        self.config = config
+        self.base_url = base_url.rstrip("/")
+        self.model = config.model
+        self.dialect = config.dialect
+        self.max_concurrency = config.max_concurrency
+        headers = {"Authorization": f"Bearer {api_key or 'EMPTY'}"}
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(config.timeout_s, connect=config.connect_timeout_s),
+            limits=httpx.Limits(
+                max_connections=config.max_concurrency,
+                max_keepalive_connections=config.max_concurrency,
+            ),
+        )
+        self.limiter = anyio.Semaphore(config.max_concurrency)
+        self.in_flight = 0  # queued + running, used for least-loaded choice
+        self.down_until = 0.0
+        self.consecutive_connect_failures = 0
+
+    @property
+    def load(self) -> float:
+        return self.in_flight / self.max_concurrency
+
+    def is_up(self, now: float) -> bool:
+        return self.down_until <= now
+
+    def mark_down(self, cooldown_s: float) -> None:
+        """Back off from an endpoint that refused connections; cooldown doubles while it stays down."""
+        self.consecutive_connect_failures += 1
+        factor = 2 ** min(self.consecutive_connect_failures - 1, 5)
+        self.down_until = time.monotonic() + cooldown_s * factor
+
+    def mark_up(self) -> None:
+        self.consecutive_connect_failures = 0
+        self.down_until = 0.0
+
+    async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One attempt. Raises TransientLLMError (retry) or RequestRejected (do not)."""
+        try:
+            async with self.limiter:
+                response = await self.http.post(path, json=payload)
+        except httpx.TimeoutException as exc:
+            raise TransientLLMError(f"{self.name}: timed out ({type(exc).__name__})", endpoint=self.name) from exc
+        except httpx.ConnectError as exc:
+            raise TransientLLMError(
+                f"{self.name}: connection failed ({exc})", endpoint=self.name, connection_failed=True
+            ) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise TransientLLMError(f"{self.name}: connection dropped ({exc})", endpoint=self.name) from exc
+        except httpx.TransportError as exc:
+            raise TransientLLMError(f"{self.name}: transport error ({exc})", endpoint=self.name) from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientLLMError(
+                f"{self.name}: HTTP {status}: {response.text[:200]}",
+                endpoint=self.name,
+                status=status,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        if status >= 400:
+            raise RequestRejected(f"{self.name}: HTTP {status}: {response.text[:500]}", endpoint=self.name, status=status)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise TransientLLMError(f"{self.name}: response body is not valid JSON", endpoint=self.name) from exc
+        if not isinstance(body, dict):
+            raise TransientLLMError(f"{self.name}: response body is not a JSON object", endpoint=self.name)
+        return body
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,110 @@
+"""A run directory: config copy, one folder per stage and iteration, a manifest of finished stages.
+
+Layout:
+    <run>/config.toml              the config exactly as given (provenance)
+    <run>/manifest.json            finished stages with their counts and outputs
+    <run>/<stage key>/...          e.g. seed/apis, seed/dialogs, iter_01/train, iter_01/probe
+    <run>/stats/<stage key>.json   client counters of that stage
+
+The manifest is the single source of truth for "is this stage done": a stage is recorded only after
+its outputs are on disk, so a kill between the two just reruns the stage's (resumable) last step.
+An exclusive lock stops two processes from driving the same run at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from looptool.errors import StageError
+from looptool.store.atomic import atomic_write_json, read_json
+
+
+def iteration_key(iteration: int, stage: str) -> str:
+    return f"iter_{iteration:02d}/{stage}"
+
+
+class RunStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock_handle: Any = None
+
+    # -- locking -------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the run's exclusive lock; a second process on the same run fails fast."""
+        handle = open(self.root / ".lock", "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise StageError(f"{self.root} is in use by another looptool process") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_handle = handle
+
+    def unlock(self) -> None:
+        if self._lock_handle is not None:
+            fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            self._lock_handle.close()
+            self._lock_handle = None
+
+    def __enter__(self) -> "RunStore":
+        self.lock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.unlock()
+
+    # -- layout --------------------------------------------------------------------------------
+    def stage_dir(self, key: str) -> Path:
+        directory = self.root / key
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def path(self, key: str, name: str) -> Path:
+        return self.stage_dir(key) / name
+
+    def save_config(self, config_path: Path | None, resolved: dict[str, Any]) -> None:
+        """Keep the config as given and as resolved; a resumed run compares against the latter."""
+        if config_path is not None:
+            target = self.root / "config.toml"
+            if Path(config_path).resolve() != target.resolve():
+                shutil.copyfile(config_path, target)
+        atomic_write_json(self.root / "config.resolved.json", resolved)
+
+    # -- manifest ------------------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def manifest(self) -> dict[str, Any]:
+        return read_json(self.manifest_path, default={"stages": {}})
+
+    def is_finished(self, key: str) -> bool:
+        return key in self.manifest()["stages"]
+
+    def stage_info(self, key: str) -> dict[str, Any] | None:
+        return self.manifest()["stages"].get(key)
+
+    def mark_finished(self, key: str, **info: Any) -> None:
+        manifest = self.manifest()
+        manifest["stages"][key] = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info}
+        atomic_write_json(self.manifest_path, manifest)
+
+    def forget(self, key: str) -> None:
+        """Mark a stage as not done (e.g. `looptool rerun`); its files stay for inspection."""
+        manifest = self.manifest()
+        if manifest["stages"].pop(key, None) is not None:
+            atomic_write_json(self.manifest_path, manifest)
+
+    def save_stats(self, key: str, stats: dict[str, Any]) -> Path:
+        target = self.root / "stats" / f"{key.replace('/', '__')}.json"
+        atomic_write_json(target, stats)
+        return target
