@@ -1,0 +1,214 @@
+"""Typed settings of the trainer stage (the `[train]` table of the run config).
+
+Why one model for both backends: the GRPO hyper-parameters (paper Table 6) are the same whether
+verl runs them on a GPU cluster or TRL on one CPU node; only the resource layout differs. So the
+shared knobs live in `GRPOSettings`, and `VerlSettings` / `TrlSettings` hold what is specific to
+each trainer. Hardware layouts are presets (`8gpu`, `4x8gpu`): a preset fills the resource
+fields the user did not set, and anything set explicitly wins.
+
+Cross-field rules that would otherwise only fail hours later inside a GPU worker (batch sizes that
+do not divide, tensor-parallel size vs GPU count) are checked here, at config load, by the same
+functions the pre-flight uses (`looptool.train.preflight.layout_problems`). Every error names the
+key (`train.grpo.train_batch_size`, ...) and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Backend = Literal["verl", "trl"]
+VerlPreset = Literal["8gpu", "4x8gpu"]
+
+# Resource layouts for the reference hardware. These are our choices for Qwen-class 7-8B
+# (one node of 8 GPUs) and 32B (4 nodes x 8 GPUs) policies; the paper gives hyper-parameters, not
+# parallelism. Rollout TP is the vLLM tensor-parallel size of one rollout replica.
+VERL_PRESETS: dict[str, dict[str, Any]] = {
+    "8gpu": {
+        "nnodes": 1,
+        "n_gpus_per_node": 8,
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.6,
+        "ppo_micro_batch_size_per_gpu": 4,
+        "log_prob_micro_batch_size_per_gpu": 8,
+        "param_offload": False,
+        "optimizer_offload": False,
+    },
+    "4x8gpu": {
+        "nnodes": 4,
+        "n_gpus_per_node": 8,
+        "tensor_parallel_size": 8,
+        "gpu_memory_utilization": 0.6,
+        "ppo_micro_batch_size_per_gpu": 1,
+        "log_prob_micro_batch_size_per_gpu": 4,
+        "param_offload": True,
+        "optimizer_offload": True,
+    },
+}
+
+_OVERRIDE_RE = re.compile(r"^[+~]{0,2}[A-Za-z_][\w.]*=.*$", re.S)
+
+
+class GRPOSettings(BaseModel):
+    """GRPO hyper-parameters shared by both backends; defaults are the paper's Table 6."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    learning_rate: float = Field(1e-6, gt=0)
+    train_batch_size: int = Field(128, ge=1, description="prompts per training step")
+    mini_batch_size: int = Field(128, ge=1, description="prompts per optimizer update")
+    rollouts_per_prompt: int = Field(16, ge=2, description="GRPO group size")
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    clip_ratio_low: float = Field(0.2, ge=0)
+    clip_ratio_high: float = Field(0.28, ge=0)
+    kl_loss_coef: float = Field(0.0, ge=0, description="0 disables the KL loss (paper)")
+    entropy_coeff: float = Field(0.0, ge=0)
+    max_prompt_length: int = Field(4096, ge=1)
+    max_response_length: int = Field(1024, ge=1)
+    epochs: int = Field(2, ge=1, description="passes over the iteration's dataset")
+    max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
+    save_freq: int = Field(50, ge=1, description="steps between trainer checkpoints")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _batches_divide(self) -> GRPOSettings:
+        if self.train_batch_size % self.mini_batch_size:
+            raise ValueError(
+                f"train_batch_size ({self.train_batch_size}) must be a multiple of "
+                f"mini_batch_size ({self.mini_batch_size})"
+            )
+        return self
+
+
+class VerlSettings(BaseModel):
+    """verl-specific knobs: cluster layout, rollout engine, checkpoint contents, escape hatch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: VerlPreset = "8gpu"
+    nnodes: int = Field(ge=1)
+    n_gpus_per_node: int = Field(ge=1)
+    rollout_engine: Literal["vllm", "sglang"] = "vllm"
+    tensor_parallel_size: int = Field(ge=1)
+    gpu_memory_utilization: float = Field(gt=0, le=1)
+    ppo_micro_batch_size_per_gpu: int = Field(ge=1)
+    log_prob_micro_batch_size_per_gpu: int = Field(ge=1)
+    param_offload: bool
+    optimizer_offload: bool
+    gradient_checkpointing: bool = True
+    use_remove_padding: bool = True
+    ray_num_cpus: int | None = Field(None, ge=1)
+    save_hf_model: bool = Field(
+        True, description="also save HF weights in each checkpoint (no merge step needed)"
+    )
+    project_name: str = "looptool"
+    experiment_name: str | None = None
+    loggers: list[str] = Field(default_factory=lambda: ["console"])
+    extra_overrides: list[str] = Field(
+        default_factory=list, description="raw Hydra overrides appended last (key=value)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset", "8gpu")
+        if preset not in VERL_PRESETS:
+            return data  # the Literal check reports it with the key name
+        return {**VERL_PRESETS[preset], **data}
+
+    @field_validator("loggers")
+    @classmethod
+    def _console_logger(cls, value: list[str]) -> list[str]:
+        if "console" not in value:
+            raise ValueError("must include 'console': the engine parses metrics from the console log")
+        return value
+
+    @field_validator("extra_overrides")
+    @classmethod
+    def _override_syntax(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _OVERRIDE_RE.match(item):
+                raise ValueError(f"{item!r} is not a Hydra override of the form key=value")
+        return value
+
+    @property
+    def n_gpus(self) -> int:
+        return self.nnodes * self.n_gpus_per_node
+
+
+class TrlSettings(BaseModel):
+    """TRL-specific knobs for single-node training (CPU or one GPU)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: Literal["cpu", "auto"] = "cpu"
+    per_device_batch_size: int = Field(
+        8, ge=1, description="completions per forward/backward micro-step"
+    )
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    gradient_checkpointing: bool = False
+    extra_rewards: list[str] = Field(
+        default_factory=list,
+        description="additional reward functions as 'module:function' (shaping, debugging)",
+    )
+    reward_weights: list[float] | None = None
+    logging_steps: int = Field(1, ge=1)
+
+    @field_validator("extra_rewards")
+    @classmethod
+    def _reward_refs(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            module, _, func = ref.partition(":")
+            if not module or not func or not all(p.isidentifier() for p in module.split(".")):
+                raise ValueError(f"{ref!r} is not of the form 'package.module:function'")
+            if not func.isidentifier():
+                raise ValueError(f"{ref!r}: {func!r} is not a function name")
+        return value
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> TrlSettings:
+        if self.reward_weights is not None and len(self.reward_weights) != 1 + len(self.extra_rewards):
+            raise ValueError(
+                f"reward_weights has {len(self.reward_weights)} entries; expected "
+                f"{1 + len(self.extra_rewards)} (ToolMatch + each of extra_rewards)"
+            )
+        return self
+
+
+class TrainSettings(BaseModel):
+    """The trainer stage: which backend, its interpreter, and the GRPO run it performs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Backend = "verl"
+    python: Path | None = Field(
+        None, description="interpreter of the backend's runtime env (default: runtime_python(backend))"
+    )
+    grpo: GRPOSettings = Field(default_factory=GRPOSettings)
+    verl: VerlSettings = Field(default_factory=VerlSettings)
+    trl: TrlSettings = Field(default_factory=TrlSettings)
+    env: dict[str, str] = Field(
+        default_factory=dict, description="extra environment for the trainer subprocess"
+    )
+    log_tail_lines: int = Field(40, ge=1, description="log lines shown when the trainer fails")
+
+    @model_validator(mode="after")
+    def _layout_fits(self) -> TrainSettings:
+        from looptool.train.preflight import layout_problems
+
+        problems = layout_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def runtime_python(self) -> Path:
+        """The interpreter that runs this backend: the override, or the default runtime env."""
+        from looptool.paths import runtime_python
+
+        return self.python if self.python is not None else runtime_python(self.backend)

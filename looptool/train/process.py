@@ -1,0 +1,151 @@
+"""Run a trainer subprocess: stream its output live to the console and the run's log file.
+
+Why its own module: both backends (and verl's model merger) are long-running processes in other
+interpreters whose output is the only progress signal. Lines go to the console as they arrive,
+are appended to the log (so a crash loses nothing already printed), and are offered to a parser
+(metrics). The child runs in its own process group so cancelling the stage stops the whole tree
+(Ray, torchrun, vLLM workers), not only the parent.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.streams.text import TextReceiveStream
+
+LineSink = Callable[[str], Any]
+
+TERMINATE_GRACE_S = 15.0
+
+
+class TrainerFailed(RuntimeError):
+    """The trainer exited non-zero. Carries what a person needs to diagnose and re-run it."""
+
+    def __init__(
+        self,
+        what: str,
+        returncode: int,
+        last_lines: list[str],
+        command: str,
+        log_path: Path,
+        reason: str | None = None,
+    ) -> None:
+        self.what = what
+        self.returncode = returncode
+        self.last_lines = last_lines
+        self.command = command
+        self.log_path = log_path
+        tail = "\n".join(f"    {line}" for line in last_lines)
+        super().__init__(
+            f"{what} failed: {reason or f'exit code {returncode}'}.\n"
+            f"  last {len(last_lines)} log lines ({log_path}):\n{tail}\n"
+            f"  re-run (resumes from the trainer's last checkpoint):\n    {command}"
+        )
+
+
+def console_sink(console: Any | None) -> LineSink:
+    """Adapt a rich Console, a callable, or None (stdout) to a line sink."""
+    if console is None:
+
+        def to_stdout(line: str) -> None:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+        return to_stdout
+    if hasattr(console, "print") and not callable(getattr(console, "write", None)):
+        return lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if callable(console):
+        return console
+    raise TypeError(f"console must be a rich Console, a callable or None, not {type(console)!r}")
+
+
+def shell_command(argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> str:
+    """The command as one copy-pasteable shell line (only the variables we set, not os.environ)."""
+    assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(env.items()))
+    return f"cd {shlex.quote(str(cwd))} && {assignments + ' ' if assignments else ''}{shlex.join(argv)}"
+
+
+def write_rerun_script(path: Path, argv: Sequence[str], env: Mapping[str, str], cwd: Path) -> None:
+    path.write_text("#!/usr/bin/env bash\nset -euo pipefail\n" + shell_command(argv, env, cwd) + "\n")
+    path.chmod(0o755)
+
+
+async def _terminate(process: anyio.abc.Process) -> None:
+    """SIGTERM the process group, then SIGKILL if it has not exited within the grace period."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    with anyio.move_on_after(TERMINATE_GRACE_S):
+        await process.wait()
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    await process.wait()
+
+
+async def stream_process(
+    argv: Sequence[str],
+    *,
+    what: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    sinks: Sequence[LineSink] = (),
+    tail_lines: int = 40,
+) -> None:
+    """Run `argv` to completion, teeing every output line; raise TrainerFailed on non-zero exit.
+
+    `env` holds only the variables we add (shown in the re-run command); it is layered over
+    os.environ for the child.
+    """
+    tail: deque[str] = deque(maxlen=tail_lines)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"$ {shell_command(argv, env, cwd)}\n")
+        log.flush()
+        process = await anyio.open_process(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=str(cwd),
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
+        try:
+            assert process.stdout is not None
+            pending = ""
+            async for chunk in TextReceiveStream(process.stdout, errors="replace"):
+                pending += chunk
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    _emit(line.rstrip("\r"), log, tail, sinks)
+            if pending:
+                _emit(pending, log, tail, sinks)
+            returncode = await process.wait()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await _terminate(process)
+            raise
+    if returncode != 0:
+        raise TrainerFailed(what, returncode, list(tail), shell_command(argv, env, cwd), log_path)
+
+
+def _emit(line: str, log: Any, tail: deque[str], sinks: Sequence[LineSink]) -> None:
+    log.write(line + "\n")
+    log.flush()
+    tail.append(line)
+    for sink in sinks:
+        sink(line)

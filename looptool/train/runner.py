@@ -1,0 +1,252 @@
+"""The trainer stage: dataset + previous checkpoint in, Hugging Face model directory out.
+
+One entry point for both backends (`run_training`). The work dir of an iteration holds
+everything the stage produces, so nothing is lost when the trainer dies and a re-run resumes:
+    train.parquet        the dataset (when given as StepSample JSONL)
+    reward_fn.py         verl's custom reward module (also used by the pre-flight)
+    train_command.sh     the exact trainer command (what TrainerFailed tells you to re-run)
+    train.log            every line the trainer printed, appended across attempts
+    checkpoints/         the trainer's own checkpoints (verl global_step_N, TRL checkpoint-N)
+    model/               the HF model handed to probing (written atomically, last)
+    train_result.json    the stage's record; its presence means "done, do not recompute"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from looptool.samples import StepSample
+from looptool.train.config import TrainSettings
+from looptool.train.metrics import MetricsCollector
+from looptool.train.parquet import write_verl_parquet
+from looptool.train.preflight import run_preflight
+from looptool.train.process import TrainerFailed, console_sink, stream_process, write_rerun_script
+from looptool.train.tokencount import RuntimeTokenCounter, looptool_pythonpath
+from looptool.train.verl_backend import (
+    REWARD_FUNCTION,
+    REWARD_MODULE,
+    build_overrides,
+    export_verl_model,
+    main_ppo_argv,
+    write_reward_module,
+)
+
+RESULT_FILE = "train_result.json"
+MODEL_DIR = "model"
+
+
+@dataclass
+class TrainResult:
+    """The stage's output: the model for probing, parsed metrics, and where the log is."""
+
+    model_dir: Path
+    metrics: dict[str, Any]
+    log_path: Path
+
+
+def _read_jsonl_samples(path: Path) -> Iterator[StepSample]:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield StepSample.model_validate_json(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not a valid StepSample: {exc}") from exc
+
+
+def _atomic_write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2, default=str))
+    os.replace(tmp, path)
+
+
+def _subprocess_env(settings: TrainSettings) -> dict[str, str]:
+    return {
+        "PYTHONPATH": looptool_pythonpath(os.environ.get("PYTHONPATH")),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        **settings.env,
+    }
+
+
+async def _prepare_dataset(
+    settings: TrainSettings, dataset: Path, init_model: Path, work_dir: Path, say: Any
+) -> tuple[Path, dict[str, Any]]:
+    """A parquet is used as is; StepSample JSONL is rendered, measured and filtered first."""
+    if dataset.suffix == ".parquet":
+        return dataset, {"path": str(dataset), "converted": False}
+    if dataset.suffix != ".jsonl":
+        raise ValueError(f"dataset {dataset}: expected a .parquet or a StepSample .jsonl file")
+    target = work_dir / "train.parquet"
+
+    def convert() -> Any:
+        with RuntimeTokenCounter(settings.runtime_python(), init_model) as count:
+            return write_verl_parquet(
+                _read_jsonl_samples(dataset),
+                target,
+                max_prompt_tokens=settings.grpo.max_prompt_length,
+                count_tokens=count,
+            )
+
+    report = await anyio.to_thread.run_sync(convert)
+    say(f"[train] dataset {dataset} -> {target}: {report.summary()}")
+    for item in report.filtered[:20]:
+        say(f"[train]   filtered overlong prompt {item.id}: {item.prompt_tokens} tokens")
+    return target, {
+        "path": str(target),
+        "converted": True,
+        "rows": report.rows,
+        "filtered": [{"id": f.id, "prompt_tokens": f.prompt_tokens} for f in report.filtered],
+        "max_prompt_tokens": report.max_prompt_tokens_seen,
+    }
+
+
+async def _run_verl(
+    settings: TrainSettings,
+    parquet: Path,
+    init_model: Path,
+    work_dir: Path,
+    reward_file: Path,
+    log_path: Path,
+    sinks: list[Any],
+) -> dict[str, Any]:
+    python = settings.runtime_python()
+    checkpoint_dir = work_dir / "checkpoints"
+    overrides = build_overrides(
+        settings,
+        train_file=parquet,
+        model_path=init_model,
+        reward_file=reward_file,
+        checkpoint_dir=checkpoint_dir,
+        experiment_name=settings.verl.experiment_name or work_dir.name,
+    )
+    argv = main_ppo_argv(python, overrides)
+    env = _subprocess_env(settings)
+    write_rerun_script(work_dir / "train_command.sh", argv, env, work_dir)
+    await stream_process(
+        argv, what="verl main_ppo", env=env, cwd=work_dir, log_path=log_path,
+        sinks=sinks, tail_lines=settings.log_tail_lines,
+    )
+    return await export_verl_model(
+        python, checkpoint_dir, work_dir / MODEL_DIR, env=env, log_path=log_path,
+        sinks=sinks[:1], tail_lines=settings.log_tail_lines,
+    )
+
+
+async def _run_trl(
+    settings: TrainSettings,
+    parquet: Path,
+    init_model: Path,
+    work_dir: Path,
+    log_path: Path,
+    sinks: list[Any],
+) -> dict[str, Any]:
+    python = settings.runtime_python()
+    final_tmp = work_dir / f".{MODEL_DIR}.trl-tmp"
+    shutil.rmtree(final_tmp, ignore_errors=True)
+    job_path = work_dir / "trl_job.json"
+    result_path = work_dir / "trl_worker_result.json"
+    job = {
+        "dataset": str(parquet),
+        "model": str(init_model),
+        "output_dir": str(work_dir / "checkpoints"),
+        "final_dir": str(final_tmp),
+        "result_path": str(result_path),
+        "grpo": settings.grpo.model_dump(),
+        "trl": settings.trl.model_dump(),
+    }
+    _atomic_write_json(job_path, job)
+    argv = [str(python), "-m", "looptool.train.trl_worker", str(job_path)]
+    env = _subprocess_env(settings)
+    write_rerun_script(work_dir / "train_command.sh", argv, env, work_dir)
+    await stream_process(
+        argv, what="TRL GRPO", env=env, cwd=work_dir, log_path=log_path,
+        sinks=sinks, tail_lines=settings.log_tail_lines,
+    )
+    if not (final_tmp / "config.json").is_file():
+        raise TrainerFailed(
+            "TRL GRPO", 0, [], f"bash {work_dir / 'train_command.sh'}", log_path,
+            reason=f"exited 0 but saved no model in {final_tmp}",
+        )
+    model_dir = work_dir / MODEL_DIR
+    shutil.rmtree(model_dir, ignore_errors=True)
+    os.replace(final_tmp, model_dir)
+    return {"trainer": json.loads(result_path.read_text())}
+
+
+async def run_training(
+    settings: TrainSettings,
+    dataset: Path,
+    init_model: Path,
+    work_dir: Path,
+    *,
+    console: Any = None,
+) -> TrainResult:
+    """Train one iteration; return the HF model dir for probing. Idempotent per work dir.
+
+    Raises PreflightError (nothing launched) or TrainerFailed (last log lines + re-run command).
+    """
+    dataset, init_model, work_dir = Path(dataset).resolve(), Path(init_model).resolve(), Path(work_dir).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log_path = work_dir / "train.log"
+    model_dir = work_dir / MODEL_DIR
+    result_file = work_dir / RESULT_FILE
+    say = console_sink(console)
+    if result_file.is_file() and (model_dir / "config.json").is_file():
+        stored = json.loads(result_file.read_text())
+        say(f"[train] {work_dir} already trained; using {model_dir}")
+        return TrainResult(model_dir=model_dir, metrics=stored["metrics"], log_path=log_path)
+
+    started = time.perf_counter()
+    parquet, dataset_info = await _prepare_dataset(settings, dataset, init_model, work_dir, say)
+    reward_file = write_reward_module(work_dir / REWARD_MODULE)
+    say(f"[train] pre-flight: {settings.backend} backend, {parquet}, init model {init_model}")
+    report = await anyio.to_thread.run_sync(
+        lambda: run_preflight(
+            settings, parquet, init_model, reward_file=reward_file, reward_name=REWARD_FUNCTION,
+            check_lengths=not dataset_info["converted"],
+        )
+    )
+    if report.reward_reference_misses:
+        say(
+            f"[train] warning: the reward scores 0 on the reference answer of "
+            f"{len(report.reward_reference_misses)} of {report.reward_checked} rows, e.g. "
+            f"{report.reward_reference_misses[:5]}"
+        )
+    collector = MetricsCollector(settings.backend)
+    sinks = [say, collector.feed]
+    if settings.backend == "verl":
+        extra = await _run_verl(settings, parquet, init_model, work_dir, reward_file, log_path, sinks)
+    else:
+        extra = await _run_trl(settings, parquet, init_model, work_dir, log_path, sinks)
+    metrics: dict[str, Any] = {
+        "backend": settings.backend,
+        **collector.summary(),
+        **extra,
+        "dataset": dataset_info,
+        "preflight": {
+            "rows": report.rows,
+            "max_prompt_tokens": report.max_prompt_tokens or dataset_info.get("max_prompt_tokens"),
+            "reward_reference_misses": len(report.reward_reference_misses),
+        },
+        "init_model": str(init_model),
+        "wall_s": time.perf_counter() - started,
+    }
+    _atomic_write_json(result_file, {"model_dir": str(model_dir), "metrics": metrics})
+    say(
+        f"[train] done in {metrics['wall_s']:.1f} s: {metrics['steps']} steps, reward_mean "
+        f"{metrics['reward_mean']}, loss {metrics['loss']}, step time {metrics['step_time_s']} s "
+        f"-> {model_dir}"
+    )
+    return TrainResult(model_dir=model_dir, metrics=metrics, log_path=log_path)
