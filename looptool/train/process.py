@@ -138,7 +138,9 @@ async def stream_process(
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await _terminate(process)
+                await process.aclose()
             raise
+        await process.aclose()
     if returncode != 0:
         raise TrainerFailed(what, returncode, list(tail), shell_command(argv, env, cwd), log_path)
 
