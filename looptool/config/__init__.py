@@ -1,14 +1,13 @@
 """Run configuration: TOML in, typed objects out, one clear error otherwise."""
 
 from looptool.config.load import LoadedConfig, load_config, load_config_data, read_toml
-from looptool.config.models import ROLES, EndpointConfig, RetryConfig, RoleCard, RunConfig
+from looptool.config.models import ROLES, EndpointConfig, RetryConfig, RunConfig
 
 __all__ = [
     "ROLES",
     "EndpointConfig",
     "LoadedConfig",
     "RetryConfig",
-    "RoleCard",
     "RunConfig",
     "load_config",
     "load_config_data",

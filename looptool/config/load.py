@@ -15,7 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from looptool.config.models import ROLES, RoleCard, RunConfig
+from looptool.config.models import ROLES, RunConfig
+from looptool.roles.cards import RoleCard, SamplingConfig
+from looptool.roles.schemas import schema_names
+from looptool.roles.templates import PromptTemplate
 from looptool.errors import ConfigError
 from looptool.paths import data_dir
 
@@ -80,7 +83,7 @@ class LoadedConfig:
     source: str
     base_dir: Path
     cards: dict[str, RoleCard] = field(default_factory=dict)
-    prompts: dict[str, str] = field(default_factory=dict)
+    prompts: dict[str, dict[str, PromptTemplate]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
     def resolve_path(self, value: str) -> Path:
@@ -102,7 +105,8 @@ class LoadedConfig:
         return os.environ.get(name) if name else None
 
 
-def load_role_card(role: str, card_ref: str | None, source: str, base_dir: Path) -> tuple[RoleCard, str]:
+def load_role_card(role: str, card_ref: str | None, source: str, base_dir: Path) -> tuple[RoleCard, dict[str, PromptTemplate]]:
+    """Read agents/<role>.toml (or the card the config names) and every prompt it points at."""
     if card_ref is None:
         card_path = data_dir("agents") / f"{role}.toml"
     else:
@@ -111,19 +115,29 @@ def load_role_card(role: str, card_ref: str | None, source: str, base_dir: Path)
             card_path = (base_dir / card_path).resolve()
     if not card_path.is_file():
         raise ConfigError(source, f"roles.{role}.card", f"role card {card_path} does not exist")
-    card = parse_model(RoleCard, read_toml(card_path), str(card_path))
+    card_source = str(card_path)
+    card = parse_model(RoleCard, read_toml(card_path), card_source)
     if card.role != role:
-        raise ConfigError(str(card_path), "role", f"card is for role {card.role!r}, but roles.{role} uses it")
-    prompt_path = Path(card.prompt)
-    if not prompt_path.is_absolute():
-        prompt_path = data_dir("prompts") / card.prompt
-    if not prompt_path.is_file():
-        raise ConfigError(str(card_path), "prompt", f"prompt template {prompt_path} does not exist")
-    if card.output == "json_schema" and not card.schema_name:
-        raise ConfigError(str(card_path), "schema_name", "output 'json_schema' needs a schema_name")
-    if card.output == "choice" and not card.choices:
-        raise ConfigError(str(card_path), "choices", "output 'choice' needs a non-empty choices list")
-    return card, prompt_path.read_text(encoding="utf-8")
+        raise ConfigError(card_source, "role", f"card is for role {card.role!r}, but roles.{role} uses it")
+    if not card.tasks:
+        raise ConfigError(card_source, "tasks", "a role card needs at least one [tasks.<name>] table")
+    templates: dict[str, PromptTemplate] = {}
+    for task_name, task in card.tasks.items():
+        key = f"tasks.{task_name}"
+        prompt_path = Path(task.prompt)
+        if not prompt_path.is_absolute():
+            prompt_path = data_dir("prompts") / task.prompt
+        if not prompt_path.is_file():
+            raise ConfigError(card_source, f"{key}.prompt", f"prompt template {prompt_path} does not exist")
+        if task.output == "json_schema":
+            if not task.schema_name:
+                raise ConfigError(card_source, f"{key}.schema_name", "output 'json_schema' needs a schema_name")
+            if task.schema_name not in schema_names():
+                raise ConfigError(card_source, f"{key}.schema_name", f"unknown schema {task.schema_name!r}; known: {', '.join(schema_names())}")
+        if task.output == "choice" and not task.choices:
+            raise ConfigError(card_source, f"{key}.choices", "output 'choice' needs a non-empty choices list")
+        templates[task_name] = PromptTemplate.load(prompt_path)
+    return card, templates
 
 
 def validate_references(config: RunConfig, source: str) -> None:
@@ -152,16 +166,20 @@ def load_config_data(data: dict[str, Any], source: str, base_dir: Path) -> Loade
     validate_references(config, source)
     loaded = LoadedConfig(config=config, source=source, base_dir=base_dir, raw=data)
     for role, role_config in config.roles.items():
-        card, prompt = load_role_card(role, role_config.card, source, base_dir)
+        card, templates = load_role_card(role, role_config.card, source, base_dir)
         if role_config.sampling:
-            merged = {**card.sampling.model_dump(), **role_config.sampling}
-            sampling = parse_model(type(card.sampling), merged, source, ("roles", role, "sampling"))
-            card = card.model_copy(update={"sampling": sampling})
+            tasks = {}
+            for task_name, task in card.tasks.items():
+                merged = {**task.sampling.model_dump(), **role_config.sampling}
+                sampling = parse_model(SamplingConfig, merged, source, ("roles", role, "sampling"))
+                tasks[task_name] = task.model_copy(update={"sampling": sampling})
+            card = card.model_copy(update={"tasks": tasks})
         loaded.cards[role] = card
-        loaded.prompts[role] = prompt
+        loaded.prompts[role] = templates
     return loaded
 
 
-def load_config(path: str | Path) -> LoadedConfig:
+def load_config(path: str | Path, *, base_dir: Path | None = None) -> LoadedConfig:
+    """Relative paths in the config resolve against `base_dir` (default: the config's folder)."""
     path = Path(path).expanduser().resolve()
-    return load_config_data(read_toml(path), str(path), path.parent)
+    return load_config_data(read_toml(path), str(path), base_dir or path.parent)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ROLES: tuple[str, ...] = ("planner", "user", "assistant", "tool", "judge", "generator", "policy")
 
@@ -84,9 +84,18 @@ class ClientConfig(Strict):
 
 
 class RoleConfig(Strict):
+    """`roles.judge = "a"` and `roles.judge = ["a", "b"]` are shorthand for `{endpoints = [...]}`."""
+
     endpoints: list[str]
     card: str | None = None
     sampling: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, (str, list)):
+            return {"endpoints": value}
+        return value
 
     @field_validator("endpoints", mode="before")
     @classmethod
@@ -99,25 +108,6 @@ class RunSection(Strict):
     dir: str = "runs/run"
     seed: int = 0
     iterations: int = Field(2, ge=0)
-
-
-class SamplingConfig(Strict):
-    temperature: float = Field(0.0, ge=0)
-    top_p: float | None = Field(None, gt=0, le=1)
-    max_tokens: int = Field(512, gt=0)
-    n: int = Field(1, ge=1)
-
-
-class RoleCard(Strict):
-    """agents/<role>.toml: how a role talks - its prompt template, output parser and sampling."""
-
-    role: str
-    description: str = ""
-    prompt: str
-    output: Literal["json_schema", "choice", "tool_calls", "text"]
-    schema_name: str | None = None
-    choices: list[str] = Field(default_factory=list)
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
 
 
 class RunConfig(Strict):

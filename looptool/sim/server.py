@@ -64,6 +64,8 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 async def _faulted(request: web.Request, state: SimState, kind: str, body: bytes) -> web.StreamResponse:
     state.stats[f"fault_{kind}"] += 1
     plan = state.settings.faults
+    if kind == "400":
+        return _error(400, "simulated invalid request")
     if kind in ("500", "502", "503"):
         return _error(int(kind), f"simulated HTTP {kind}")
     if kind == "429":

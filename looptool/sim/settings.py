@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FaultKind = Literal["500", "502", "503", "429", "timeout", "drop", "truncate"]
-FAULT_KINDS: tuple[str, ...] = ("500", "502", "503", "429", "timeout", "drop", "truncate")
+FaultKind = Literal["400", "500", "502", "503", "429", "timeout", "drop", "truncate"]
+FAULT_KINDS: tuple[str, ...] = ("400", "500", "502", "503", "429", "timeout", "drop", "truncate")
 
 
 class ModelProfile(BaseModel):

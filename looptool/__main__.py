@@ -1,0 +1,5 @@
+import sys
+
+from looptool.cli import main
+
+sys.exit(main())

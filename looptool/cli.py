@@ -1,0 +1,177 @@
+"""Command line: `looptool <command> --help` for each command.
+
+Every command that takes a config validates it fully before doing any work, so a typo costs a
+second, not an hour of generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from looptool.errors import ConfigError, LoopToolError
+from looptool.ui import console
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, help_text: str):
+    def register(pair: tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]):
+        COMMANDS[name] = (help_text, pair[0], pair[1])
+        return pair
+
+    return register
+
+
+def _config_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "config",
+        nargs=None if required else "?",
+        help="run config (TOML); omitted: the embedded quickstart (local vLLM CPU + TRL)" if not required else "run config (TOML)",
+    )
+
+
+def load(config_arg: str | None):
+    from looptool.config.load import load_config
+    from looptool.presets import preset_path
+
+    if config_arg and (Path(config_arg).exists() or config_arg.endswith(".toml") or "/" in config_arg):
+        return load_config(config_arg)  # a path: a missing file is a ConfigError naming it
+    # A preset name (or nothing: the quickstart) - its relative paths live under the current directory.
+    try:
+        path = preset_path(config_arg or "quickstart")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(config_arg), None, f"no such file, and {exc}") from None
+    return load_config(path, base_dir=Path.cwd())
+
+
+# -- sim ---------------------------------------------------------------------------------------
+def _sim_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089, help="0 picks a free port (see --ready-file)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument("--wrong-call-rate", type=float, default=0.0, help="for every model name without a profile")
+    parser.add_argument("--malformed-rate", type=float, default=0.0)
+    parser.add_argument("--judge-error-rate", type=float, default=0.0)
+    parser.add_argument("--fault", action="append", default=[], metavar="KIND=RATE", help="e.g. 429=0.05 (kinds: 500 502 503 429 timeout drop truncate)")
+    parser.add_argument("--retry-after", type=float, default=1.0)
+    parser.add_argument("--settings", help="JSON file with full simulator settings (overrides the flags)")
+    parser.add_argument("--ready-file", help="write the base URL here once listening")
+
+
+def _sim_run(args: argparse.Namespace) -> int:
+    from looptool.sim.server import serve_forever
+    from looptool.sim.settings import FaultPlan, ModelProfile, SimSettings
+
+    if args.settings:
+        settings = SimSettings.model_validate_json(Path(args.settings).read_text())
+    else:
+        rates = {}
+        for item in args.fault:
+            kind, _, rate = item.partition("=")
+            rates[kind] = float(rate)
+        settings = SimSettings(
+            seed=args.seed,
+            latency_ms=args.latency_ms,
+            latency_jitter_ms=args.jitter_ms,
+            default_profile=ModelProfile(
+                wrong_call_rate=args.wrong_call_rate, malformed_rate=args.malformed_rate, judge_error_rate=args.judge_error_rate
+            ),
+            faults=FaultPlan(rates=rates, retry_after_s=args.retry_after),
+        )
+    try:
+        anyio.run(serve_forever, settings, args.host, args.port, args.ready_file)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+command("sim", "serve the built-in OpenAI-compatible simulator (tests and dry runs; not a model)")((_sim_args, _sim_run))
+
+
+# -- check -------------------------------------------------------------------------------------
+def _check_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the resolved config as JSON")
+
+
+def _check_run(args: argparse.Namespace) -> int:
+    loaded = load(args.config)
+    if args.json:
+        print(json.dumps(loaded.config.model_dump(mode="json"), indent=2))
+    else:
+        console.print(f"[green]ok[/green] {loaded.source}: {len(loaded.config.endpoints)} endpoints, roles: {', '.join(sorted(loaded.config.roles))}")
+    return 0
+
+
+command("check", "validate a run config (and its role cards and prompts) without calling anything")((_check_args, _check_run))
+
+
+# -- status ------------------------------------------------------------------------------------
+def _status_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="run directory")
+
+
+def _status_run(args: argparse.Namespace) -> int:
+    from looptool.status import print_status
+
+    return print_status(Path(args.run_dir))
+
+
+command("status", "show which stages of a run are finished and what they produced")((_status_args, _status_run))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _register_stage_commands()
+    parser = argparse.ArgumentParser(prog="looptool", description="LoopTool closed-loop tool-calling training engine")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_text, add_args, _) in COMMANDS.items():
+        add_args(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def _version() -> str:
+    from looptool import __version__
+
+    return f"looptool {__version__}"
+
+
+def _register_stage_commands() -> None:
+    """Stage commands live next to their stages; importing registers them."""
+    import importlib
+
+    for module in ("looptool.commands",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    _, _, run = COMMANDS[args.command]
+    try:
+        return run(args)
+    except ConfigError as error:
+        console.print(f"[red]config error[/red] {error}")
+        return 2
+    except LoopToolError as error:
+        console.print(f"[red]error[/red] {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Call a role: render its prompt, send it with the card's sampling and output constraint, and
+parse the answer defensively (model output is untrusted: JSON is decoded, never evaluated, and
+validated against the schema whether or not the server enforced it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+
+from looptool.config.load import LoadedConfig
+from looptool.errors import LoopToolError
+from looptool.llm.client import LLMClient
+from looptool.llm.types import ChatRequest, LLMResult, StructuredOutput
+from looptool.roles.cards import TaskCard
+from looptool.roles.schemas import get_schema
+
+FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+_DECODER = json.JSONDecoder()
+
+
+class OutputInvalid(LoopToolError):
+    """The model answered, but not in the form the task needs; `reason` is a stable code."""
+
+    def __init__(self, reason: str, detail: str, text: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        self.text = text
+        super().__init__(f"{reason}: {detail}")
+
+
+def decode_json_answer(text: str) -> Any:
+    """First JSON value in the answer, tolerating code fences and prose around it."""
+    cleaned = FENCE.sub("", text.strip())
+    for start, char in enumerate(cleaned):
+        if char in "{[":
+            try:
+                return _DECODER.raw_decode(cleaned, start)[0]
+            except ValueError:
+                continue
+    raise OutputInvalid("invalid_json", "answer holds no complete JSON value", text)
+
+
+_VALIDATORS: dict[str, jsonschema.protocols.Validator] = {}
+
+
+def validator_for(name: str, schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    key = name + ":" + json.dumps(schema, sort_keys=True)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        validator = _VALIDATORS[key] = cls(schema)
+    return validator
+
+
+def check_schema(value: Any, name: str, schema: dict[str, Any], text: str = "") -> Any:
+    error = jsonschema.exceptions.best_match(validator_for(name, schema).iter_errors(value))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        raise OutputInvalid("schema_violation", f"{name} at {where}: {error.message}", text)
+    return value
+
+
+@dataclass
+class RoleAnswer:
+    """Parsed answers (one per choice) plus the raw result for counters and provenance."""
+
+    values: list[Any]
+    errors: list[OutputInvalid | None]
+    result: LLMResult
+    task: TaskCard
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def value(self) -> Any:
+        if self.errors and self.errors[0] is not None:
+            raise self.errors[0]
+        return self.values[0]
+
+
+class RoleCaller:
+    def __init__(self, client: LLMClient, loaded: LoadedConfig) -> None:
+        self.client = client
+        self.loaded = loaded
+
+    def task(self, role: str, task: str) -> TaskCard:
+        try:
+            return self.loaded.cards[role].tasks[task]
+        except KeyError:
+            raise LoopToolError(f"role {role!r} has no task {task!r} (see agents/{role}.toml)") from None
+
+    def build_request(
+        self,
+        role: str,
+        task: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        schema: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        **overrides: Any,
+    ) -> ChatRequest:
+        card = self.task(role, task)
+        if messages is None:
+            messages = self.loaded.prompts[role][task].render(variables or {})
+        structured = None
+        if card.output == "json_schema":
+            structured = StructuredOutput.json(card.schema_name or task, schema or get_schema(card.schema_name or ""))
+        elif card.output == "choice":
+            structured = StructuredOutput.choice(card.choices)
+        sampling = card.sampling.model_dump()
+        sampling.update({k: v for k, v in overrides.items() if k in sampling})
+        extra = {k: v for k, v in overrides.items() if k not in sampling}
+        return ChatRequest(
+            messages=messages,
+            temperature=sampling["temperature"],
+            top_p=sampling["top_p"],
+            max_tokens=sampling["max_tokens"],
+            n=sampling["n"],
+            tools=tools,
+            structured=structured,
+            **extra,
+        )
+
+    async def call(
+        self,
+        role: str,
+        task: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        schema: dict[str, Any] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        **overrides: Any,
+    ) -> RoleAnswer:
+        card = self.task(role, task)
+        request = self.build_request(role, task, variables, messages=messages, schema=schema, tools=tools, **overrides)
+        result = await self.client.chat(role, request)
+        values: list[Any] = []
+        errors: list[OutputInvalid | None] = []
+        for choice in result.choices:
+            try:
+                values.append(self.parse(card, choice.text, choice.tool_calls, schema))
+                errors.append(None)
+            except OutputInvalid as error:
+                values.append(None)
+                errors.append(error)
+        return RoleAnswer(values=values, errors=errors, result=result, task=card)
+
+    @staticmethod
+    def parse(card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Any:
+        if card.output == "text":
+            return text
+        if card.output == "choice":
+            answer = text.strip().strip('"')
+            if answer not in card.choices:
+                raise OutputInvalid("invalid_choice", f"{answer[:40]!r} is not one of {card.choices}", text)
+            return answer
+        if card.output == "tool_calls":
+            from looptool.tools.parse import parse_openai_tool_calls, parse_tool_calls
+
+            parsed = parse_openai_tool_calls({"content": text, "tool_calls": tool_calls}) if tool_calls else parse_tool_calls(text)
+            return parsed
+        name = card.schema_name or "output"
+        return check_schema(decode_json_answer(text), name, schema or get_schema(name), text)

@@ -1,0 +1,155 @@
+"""JSON schemas of every structured answer a role gives, by name.
+
+Role cards name a schema; the caller sends it as structured output where the endpoint supports it
+and validates the answer against it either way (model output is untrusted). The simulator also
+keys its role-playing on these names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+CALL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "minLength": 1}, "arguments": {"type": "object"}},
+    "required": ["name", "arguments"],
+    "additionalProperties": False,
+}
+
+REQUEST_KINDS = ("single", "parallel", "dependent", "missing_param", "no_tool")
+
+DIALOG_PLAN: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "requests": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 12,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": list(REQUEST_KINDS)},
+                    "tools": {"type": "array", "items": {"type": "string"}, "maxItems": 6},
+                    "goal": {"type": "string", "minLength": 1},
+                    "withhold": {"type": "array", "items": {"type": "string"}, "maxItems": 4},
+                },
+                "required": ["kind", "tools", "goal", "withhold"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["requests"],
+    "additionalProperties": False,
+}
+
+USER_TURN: dict[str, Any] = {
+    "type": "object",
+    "properties": {"message": {"type": "string", "minLength": 1}, "finished": {"type": "boolean"}},
+    "required": ["message", "finished"],
+    "additionalProperties": False,
+}
+
+TOOL_RESULT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "results": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "status": {"type": "string", "enum": ["ok", "error"]},
+                    "content": {"type": "object"},
+                },
+                "required": ["name", "status", "content"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["results"],
+    "additionalProperties": False,
+}
+
+STEP_VERDICT: dict[str, Any] = {
+    "type": "object",
+    "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}, "reason": {"type": "string"}},
+    "required": ["verdict", "reason"],
+    "additionalProperties": False,
+}
+
+# Position-neutral: the judge sees "A" and "B", never which one is the label.
+LABEL_VERDICTS = ("A_CORRECT_B_WRONG", "B_CORRECT_A_WRONG", "BOTH_CORRECT", "BOTH_WRONG")
+LABEL_VERDICT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {"type": "string", "enum": list(LABEL_VERDICTS)},
+        "analysis": {"type": "string"},
+    },
+    "required": ["verdict", "analysis"],
+    "additionalProperties": False,
+}
+
+EXPANDED_SAMPLES: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "samples": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 8,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "scenario": {"type": "string"},
+                    "history": {
+                        "type": "array",
+                        "maxItems": 6,
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "role": {"type": "string", "enum": ["user", "assistant"]},
+                                "content": {"type": "string"},
+                            },
+                            "required": ["role", "content"],
+                            "additionalProperties": False,
+                        },
+                    },
+                    "user": {"type": "string", "minLength": 1},
+                    "calls": {"type": "array", "minItems": 1, "maxItems": 6, "items": CALL_SCHEMA},
+                },
+                "required": ["scenario", "history", "user", "calls"],
+                "additionalProperties": False,
+            },
+        }
+    },
+    "required": ["samples"],
+    "additionalProperties": False,
+}
+
+
+def _api_spec() -> dict[str, Any]:
+    from looptool.synth.trees import API_SPEC_RESPONSE_SCHEMA
+
+    return API_SPEC_RESPONSE_SCHEMA
+
+
+_REGISTRY: dict[str, Callable[[], dict[str, Any]]] = {
+    "dialog_plan": lambda: DIALOG_PLAN,
+    "user_turn": lambda: USER_TURN,
+    "tool_result": lambda: TOOL_RESULT,
+    "step_verdict": lambda: STEP_VERDICT,
+    "label_verdict": lambda: LABEL_VERDICT,
+    "expanded_samples": lambda: EXPANDED_SAMPLES,
+    "api_spec": _api_spec,
+}
+
+
+def schema_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_schema(name: str) -> dict[str, Any]:
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise KeyError(f"unknown schema {name!r}; known: {', '.join(schema_names())}") from None

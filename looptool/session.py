@@ -1,0 +1,89 @@
+"""An engine session: the endpoints a config names, launched if needed, behind one client.
+
+Stages receive a session and never care whether an endpoint is a remote vLLM cluster, a local
+`vllm serve` the engine supervises, or the built-in simulator started for a dry run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from looptool.config.load import LoadedConfig
+from looptool.llm.client import LLMClient
+from looptool.roles.caller import RoleCaller
+from looptool.sim.server import SimServer
+from looptool.sim.settings import ModelProfile, SimSettings
+
+
+def sim_settings_for(loaded: LoadedConfig, endpoint_names: list[str]) -> SimSettings:
+    """One simulator serves every sim endpoint; each endpoint's model name gets its own profile."""
+    profiles: dict[str, ModelProfile] = {}
+    seed = 0
+    latency = 0.0
+    for name in endpoint_names:
+        endpoint = loaded.config.endpoints[name]
+        sim = endpoint.sim
+        if sim is None:
+            continue
+        seed, latency = sim.seed, max(latency, sim.latency_ms)
+        profiles[endpoint.model] = ModelProfile(
+            wrong_call_rate=sim.wrong_call_rate,
+            malformed_rate=sim.malformed_rate,
+            judge_error_rate=sim.judge_error_rate,
+        )
+    return SimSettings(seed=seed, latency_ms=latency, models=profiles)
+
+
+class EngineSession:
+    def __init__(self, loaded: LoadedConfig, *, cache_path: Path | None = None, roles: list[str] | None = None) -> None:
+        self.loaded = loaded
+        self.cache_path = cache_path
+        self.roles = roles
+        self._stack = contextlib.AsyncExitStack()
+        self.client: LLMClient | None = None
+        self.caller: RoleCaller | None = None
+        self.base_urls: dict[str, str] = {}
+
+    def endpoints_in_use(self) -> list[str]:
+        config = self.loaded.config
+        roles = self.roles if self.roles is not None else list(config.roles)
+        names: list[str] = []
+        for role in roles:
+            for name in config.roles[role].endpoints:
+                if name not in names:
+                    names.append(name)
+        return names
+
+    async def __aenter__(self) -> "EngineSession":
+        config = self.loaded.config
+        names = self.endpoints_in_use()
+        sim_names = [n for n in names if config.endpoints[n].launch == "sim"]
+        if sim_names:
+            server = await self._stack.enter_async_context(SimServer(sim_settings_for(self.loaded, sim_names)))
+            for name in sim_names:
+                self.base_urls[name] = server.base_url
+        for name in names:
+            if config.endpoints[name].launch == "vllm":
+                self.base_urls[name] = await self._launch_vllm(name)
+        role_map = {r: config.roles[r].endpoints for r in (self.roles or config.roles)}
+        self.client = LLMClient.from_endpoint_configs(
+            {n: config.endpoints[n] for n in names},
+            role_map,
+            base_urls=self.base_urls,
+            api_keys={n: self.loaded.api_key(n) for n in names},
+            config=config.client,
+            cache_path=self.cache_path,
+        )
+        self._stack.push_async_callback(self.client.aclose)
+        self.caller = RoleCaller(self.client, self.loaded)
+        return self
+
+    async def _launch_vllm(self, name: str) -> str:
+        from looptool.llm.launch import launch_vllm_endpoint
+
+        return await launch_vllm_endpoint(self._stack, self.loaded, name)
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._stack.aclose()
