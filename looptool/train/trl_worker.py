@@ -96,10 +96,11 @@ def grpo_config_kwargs(job: dict[str, Any]) -> dict[str, Any]:
         "report_to": "none",
         "use_cpu": t["device"] == "cpu",
         "bf16": t["dtype"] == "bfloat16",
-        "gradient_checkpointing": t["gradient_checkpointing"],
         "remove_unused_columns": False,
         "disable_tqdm": True,
     }
+    if t["gradient_checkpointing"]:  # only when asked: passing False still triggers a deprecation warning
+        kwargs["gradient_checkpointing"] = True
     if g.get("max_steps"):
         kwargs["max_steps"] = g["max_steps"] * updates_per_batch
     if t.get("reward_weights") is not None:
