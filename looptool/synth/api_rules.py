@@ -11,7 +11,7 @@ exactly what its check does: the tree loader validates constraint blocks with
 `validate_constraints`, the prompt renders them with `describe_constraints`, and
 `check_generated_spec` enforces them; one module keeps the three in step.
 
-Only the stdlib and jsonschema are imported: this module also runs inside runtime envs.
+Only the stdlib, jsonschema and looptool.tools.spec (itself stdlib + jsonschema) are imported.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from typing import Any
 
 from jsonschema import Draft7Validator, Draft202012Validator
 from jsonschema.exceptions import best_match
+
+from looptool.tools.spec import ToolSpecError, normalize_tool
 
 # --------------------------------------------------------------------------- reason codes
 
@@ -326,10 +328,12 @@ def _describe_domain_param(param: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- spec schema
 
-# The OpenAI function shape with the extra rules a training pool needs: every parameter has a
-# type, arrays say what they hold, and an optional "returns" schema feeds the Tool agent.
-# TODO(switch): validate through looptool.tools.spec.normalize_tool once that module lands, so
-# generated and imported specs pass one and the same gate.
+# Two gates decide `invalid_schema`. First looptool.tools.spec.normalize_tool, the engine-wide
+# gate every tool (imported or generated) passes, so an accepted spec is always loadable by the
+# tool layer. It is lenient on purpose (BFCL aliases, wrapped form, untyped parameters), so a
+# second, stricter schema states what a *generated* spec must look like: the bare OpenAI
+# function form, every parameter typed with a JSON type, arrays saying what they hold, and an
+# optional "returns" schema for the Tool agent to simulate results from.
 _PARAM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type"],
@@ -376,6 +380,12 @@ _META_VALIDATOR = Draft7Validator(Draft7Validator.META_SCHEMA)
 
 
 def _schema_problem(spec: Any) -> str | None:
+    try:
+        # Unknown `required` names have their own reason code (required_not_subset), so the
+        # engine gate sees a copy without them and judges everything else.
+        normalize_tool(_known_required_only(spec))
+    except ToolSpecError as exc:
+        return f"{exc.field}: {exc.reason}"
     error = best_match(_SPEC_VALIDATOR.iter_errors(spec))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "<spec>"
@@ -397,6 +407,19 @@ def _schema_problem(spec: Any) -> str | None:
         if problem:
             return f"returns: {problem}"
     return None
+
+
+def _known_required_only(node: Any) -> Any:
+    """Copy of a (possibly malformed) schema tree whose `required` lists name only properties
+    that exist; anything that is not the expected shape is copied unchanged."""
+    if isinstance(node, list):
+        return [_known_required_only(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _known_required_only(v) for k, v in node.items()}
+    if isinstance(out.get("required"), list) and isinstance(out.get("properties"), dict):
+        out["required"] = [r for r in out["required"] if not isinstance(r, str) or r in out["properties"]]
+    return out
 
 
 def _param_problem(schema: Mapping[str, Any]) -> str | None:

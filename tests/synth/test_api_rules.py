@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from looptool.tools.spec import normalize_tool
 from looptool.synth.api_rules import (
     REASON_CODES,
     ConstraintError,
@@ -187,6 +188,19 @@ def test_rejection_reasons(mutate: Callable[[dict], None], expected: set[str]) -
 def test_every_reason_code_has_a_case() -> None:
     covered = set().union(*(e for _, _, e in CASES)) | {"duplicate_name", "near_duplicate_description"}
     assert covered == set(REASON_CODES)
+
+
+def test_accepted_spec_passes_the_engine_wide_tool_gate() -> None:
+    spec = good_spec()
+    assert check_generated_spec(spec, CONSTRAINT, SpecIndex()) == []
+    assert normalize_tool(spec)["parameters"] == spec["parameters"]
+
+
+def test_engine_gate_rejections_surface_as_invalid_schema() -> None:
+    spec = good_spec()
+    spec["parameters"]["required"] = ["trip_id", "trip_id"]
+    (rejection,) = check_generated_spec(spec, CONSTRAINT, SpecIndex())
+    assert rejection.code == "invalid_schema" and "required" in rejection.detail
 
 
 def test_not_a_dict_is_invalid_schema() -> None:
