@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from looptool.tools.calls import ToolCall
 from looptool.tools.parse import ParseResult, parse_tool_calls
-from looptool.tools.spec import ToolSpec, tool_index
+from looptool.tools.spec import ToolIndex, ToolSpec, tool_index
 
 MODES = ("reward", "bfcl")
 
@@ -77,7 +77,7 @@ def toolmatch(
                or a maximum assignment when False).
     """
     if mode == "reward":
-        index = tools if _is_spec_index(tools) else tool_index(tools)
+        index = tools if isinstance(tools, ToolIndex) or _is_spec_index(tools) else tool_index(tools)
         return _reward_match(predicted, expected, index)
     if mode == "bfcl":
         from looptool.tools.bfcl_match import bfcl_match
@@ -145,6 +145,13 @@ def values_equal(predicted: Any, expected: Any, schema: Any = None) -> bool:
     if te is dict:
         if tp is not dict:
             return False
+        if predicted.keys() == expected.keys():  # common case: no defaults to fill
+            props = schema.get("properties") if type(schema) is dict else None
+            for key, e in expected.items():
+                sub = props.get(key) if props and key in props else _sub_schema(schema, key)
+                if not values_equal(predicted[key], e, sub):
+                    return False
+            return True
         for key in predicted.keys() | expected.keys():
             p = predicted.get(key, _MISSING)
             e = expected.get(key, _MISSING)
@@ -222,6 +229,12 @@ def max_assignment(compatible: list[list[int]], n_right: int) -> list[int]:
     return owner
 
 
+def _as_calls(items: Sequence[Any], where: str) -> list[ToolCall]:
+    if all(type(item) is ToolCall for item in items):
+        return list(items)
+    return [ToolCall.from_dict(item, f"{where}[{i}]") for i, item in enumerate(items)]
+
+
 def _reward_match(predicted: Any, expected: Sequence[ToolCall | dict], index: Mapping[str, ToolSpec]) -> MatchResult:
     if isinstance(predicted, str):
         predicted = parse_tool_calls(predicted)
@@ -232,8 +245,8 @@ def _reward_match(predicted: Any, expected: Sequence[ToolCall | dict], index: Ma
             return MatchResult(False, ["empty_output: no call and no answer text"])
         pred = predicted.calls
     else:
-        pred = [ToolCall.from_dict(c, f"predicted[{i}]") for i, c in enumerate(predicted)]
-    exp = [ToolCall.from_dict(c, f"expected[{i}]") for i, c in enumerate(expected)]
+        pred = _as_calls(predicted, "predicted")
+    exp = _as_calls(expected, "expected")
 
     if not exp:
         if pred:
@@ -247,6 +260,11 @@ def _reward_match(predicted: Any, expected: Sequence[ToolCall | dict], index: Ma
         return MatchResult(False, [f"call_count: expected {len(exp)} call(s), got {len(pred)}"])
 
     schemas = [index[c.name].parameters if c.name in index else None for c in exp]
+    if len(exp) == 1:  # the common case needs no assignment
+        p, e = pred[0], exp[0]
+        if p.name == e.name and values_equal(p.arguments, e.arguments, schemas[0]):
+            return MatchResult(True, ["match: 1 call(s)"])
+        return MatchResult(False, _explain(pred, exp, schemas, [-1]))
     compatible = [
         [j for j, e in enumerate(exp) if e.name == p.name and values_equal(p.arguments, e.arguments, schemas[j])]
         for p in pred

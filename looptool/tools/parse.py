@@ -38,10 +38,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+# One decoder for all calls: json.loads(..., parse_constant=...) would build a new one each time.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _loads(text: str) -> tuple[Any, str | None]:
     """json.loads that reports instead of raising (deep nesting and huge ints included)."""
     try:
-        return json.loads(text, parse_constant=_reject_constant), None
+        return _DECODER.decode(text), None
     except (ValueError, RecursionError) as exc:
         return None, f"invalid JSON ({exc})"
 

@@ -244,13 +244,19 @@ def load_tools(raws: Iterable[Any]) -> list[ToolSpec]:
     return specs
 
 
-def tool_index(tools: Iterable[Any] | Mapping[str, Any] | None) -> dict[str, ToolSpec]:
+class ToolIndex(dict):
+    """name -> ToolSpec, already loaded; hot paths (the reward) recognise it without re-checking."""
+
+
+def tool_index(tools: Iterable[Any] | Mapping[str, Any] | None) -> ToolIndex:
     """Map tool name -> ToolSpec from a list of specs/raw dicts or an existing mapping."""
+    if isinstance(tools, ToolIndex):
+        return tools
     if tools is None:
-        return {}
+        return ToolIndex()
     if isinstance(tools, Mapping):
-        return {name: load_tool(spec) for name, spec in tools.items()}
-    return {spec.name: spec for spec in load_tools(tools)}
+        return ToolIndex((name, load_tool(spec)) for name, spec in tools.items())
+    return ToolIndex((spec.name, spec) for spec in load_tools(tools))
 
 
 def is_valid_name(name: str) -> bool:
