@@ -48,6 +48,7 @@ class EndpointConfig(Strict):
     max_concurrency: int = Field(64, gt=0, le=100_000)
     timeout_s: float = Field(300.0, gt=0)
     connect_timeout_s: float = Field(10.0, gt=0)
+    http_transport: Literal["aiohttp", "httpcore"] = "aiohttp"
     launch: Literal["none", "vllm", "sim"] = "none"
     vllm: VLLMLaunch | None = None
     sim: SimLaunch | None = None
