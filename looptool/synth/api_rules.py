@@ -16,7 +16,6 @@ Only the stdlib, jsonschema and looptool.tools.spec (itself stdlib + jsonschema)
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -26,6 +25,7 @@ from typing import Any
 from jsonschema import Draft7Validator, Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from looptool.similarity import JaccardIndex
 from looptool.tools.spec import ToolSpecError, normalize_tool
 
 # --------------------------------------------------------------------------- reason codes
@@ -498,57 +498,30 @@ def similarity_tokens(name: str, description: str) -> frozenset[str]:
     return frozenset(w for w in words if len(w) > 1 and w not in _STOPWORDS)
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a and not b:
-        return 1.0
-    return len(a & b) / len(a | b)
-
-
 # --------------------------------------------------------------------------- index
 
-def _token_rank(token: str) -> tuple[int, str]:
-    # A fixed global order (stable across processes, unlike hash()) is all prefix filtering needs.
-    return int.from_bytes(hashlib.blake2b(token.encode(), digest_size=8).digest(), "big"), token
-
-
 class SpecIndex:
-    """The specs already accepted, with O(1) name lookup and exact near-duplicate search.
-
-    Near-duplicates are found by token-set Jaccard over name + description. Lookup uses prefix
-    filtering (two sets with Jaccard >= t share a token among the first |x| - ceil(t*|x|) + 1 of
-    each, under any fixed token order), so only specs sharing a prefix token are compared: exact,
-    unlike MinHash, and fast for many thousands of specs.
-    """
+    """The specs already accepted, with O(1) name lookup and exact near-duplicate search
+    (token-set Jaccard over name + description, see looptool.similarity)."""
 
     def __init__(self, threshold: float = 0.75, specs: Iterable[Mapping[str, Any]] = ()) -> None:
-        if not 0 < threshold <= 1:
-            raise ValueError(f"near-duplicate threshold must be in (0, 1], got {threshold}")
-        self.threshold = threshold
+        self._index = JaccardIndex(threshold)
         self._names: dict[str, str] = {}
-        self._tokens: list[frozenset[str]] = []
-        self._labels: list[str] = []
-        self._postings: dict[str, list[int]] = {}
         for spec in specs:
             self.add(spec)
 
-    def __len__(self) -> int:
-        return len(self._labels)
+    @property
+    def threshold(self) -> float:
+        return self._index.threshold
 
-    def _prefix(self, tokens: frozenset[str]) -> list[str]:
-        ordered = sorted(tokens, key=_token_rank)
-        keep = len(ordered) - math.ceil(self.threshold * len(ordered) - 1e-9) + 1
-        return ordered[:keep]
+    def __len__(self) -> int:
+        return len(self._index)
 
     def add(self, spec: Mapping[str, Any]) -> None:
         """Record an accepted spec; the caller adds only specs that passed the checks."""
         name = str(spec["name"])
-        tokens = similarity_tokens(name, str(spec.get("description", "")))
-        entry = len(self._labels)
-        self._labels.append(name)
-        self._tokens.append(tokens)
+        self._index.add(name, similarity_tokens(name, str(spec.get("description", ""))))
         self._names.setdefault(canonical_name(name), name)
-        for token in self._prefix(tokens):
-            self._postings.setdefault(token, []).append(entry)
 
     def name_conflict(self, name: str) -> str | None:
         """The existing name that `name` duplicates (ignoring naming convention), if any."""
@@ -556,25 +529,7 @@ class SpecIndex:
 
     def most_similar(self, name: str, description: str) -> tuple[str, float] | None:
         """The most similar existing spec at or above the threshold, as (name, Jaccard)."""
-        tokens = similarity_tokens(name, description)
-        if not tokens:
-            return None
-        size = len(tokens)
-        best: tuple[str, float] | None = None
-        seen: set[int] = set()
-        for token in self._prefix(tokens):
-            for entry in self._postings.get(token, ()):
-                if entry in seen:
-                    continue
-                seen.add(entry)
-                other = self._tokens[entry]
-                # Length filter: Jaccard >= t needs t*|x| <= |y| <= |x|/t.
-                if len(other) < self.threshold * size - 1e-9 or self.threshold * len(other) > size + 1e-9:
-                    continue
-                score = jaccard(tokens, other)
-                if score >= self.threshold - 1e-12 and (best is None or score > best[1]):
-                    best = (self._labels[entry], score)
-        return best
+        return self._index.most_similar(similarity_tokens(name, description))
 
 
 # --------------------------------------------------------------------------- the check

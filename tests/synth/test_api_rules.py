@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from looptool.similarity import jaccard
 from looptool.tools.spec import normalize_tool
 from looptool.synth.api_rules import (
     REASON_CODES,
@@ -18,7 +19,6 @@ from looptool.synth.api_rules import (
     canonical_name,
     check_generated_spec,
     describe_constraints,
-    jaccard,
     merge_constraints,
     name_words,
     similarity_tokens,
