@@ -32,12 +32,20 @@ if [[ -f "$marker" && "$(cat "$marker")" == "$BFCL_VERSION" && -x "$env_dir/bin/
   exit 0
 fi
 
+# pip, quiet, minus the per-package notices about find-links folders this machine lacks.
+pip_install() {
+  local status=0
+  "$py" -m pip install --quiet "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; } \
+    || status=$?
+  return "$status"
+}
+
 start=$SECONDS
 echo "building bfcl env at $env_dir (bfcl-eval==$BFCL_VERSION, without: $SKIPPED_DEPS)"
 "$PYTHON" -m venv "$env_dir"
 py="$env_dir/bin/python"
-"$py" -m pip install --quiet --upgrade pip
-"$py" -m pip install --quiet --no-deps "bfcl-eval==$BFCL_VERSION"
+pip_install --upgrade pip
+pip_install --no-deps "bfcl-eval==$BFCL_VERSION"
 
 # The wheel's own Requires-Dist, minus extras and the torch-pulling packages.
 mapfile -t deps < <("$py" - "$SKIPPED_DEPS" <<'EOF'
@@ -56,8 +64,9 @@ EOF
 )
 echo "installing ${#deps[@]} declared dependencies + $EXTRA_DEPS:"
 printf '  %s\n' "${deps[@]}"
+echo "(pip's note that bfcl-eval requires $SKIPPED_DEPS is expected: they are left out on purpose)"
 # shellcheck disable=SC2086
-"$py" -m pip install --quiet "${deps[@]}" $EXTRA_DEPS
+pip_install "${deps[@]}" $EXTRA_DEPS
 
 if "$py" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("torch") is None)'; then
   echo "error: torch ended up in $env_dir; a dependency pulled it in, the env is not torch-free" >&2

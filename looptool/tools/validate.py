@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from looptool.tools.calls import ToolCall
-from looptool.tools.spec import ArgumentValidator, ToolSpec, tool_index
+from looptool.tools.spec import ArgumentValidator, ToolIndex, ToolSpec, tool_index
 
 REASONS = (
     "unknown_tool",
@@ -102,4 +102,6 @@ def validate_call(call: ToolCall | dict, tools: Iterable[Any] | Mapping[str, Any
 
 
 def _is_spec_index(tools: Any) -> bool:
+    if isinstance(tools, ToolIndex):
+        return True
     return isinstance(tools, Mapping) and all(isinstance(v, ToolSpec) for v in tools.values())

@@ -184,6 +184,9 @@ BFCL_CASES = [
     ("irrelevance: a call", [B(city="x")], [], "irrelevance", False, ["unexpected_call"]),
     ("variable: null accepted when GT lists None",
      [B(city=None, nights=2)], [{"book": {"city": [None], "nights": [2]}}], "simple", True, ["match"]),
+    ("variable: GT led by None compares strings without normalisation",
+     [B(city="new york", nights=2)], [{"book": {"city": [None, "New York"], "nights": [2]}}], "simple", False,
+     ["value_error"]),
 ]
 
 
