@@ -53,8 +53,7 @@ def require_runtime_python(runtime: str) -> Path:
     if not python.exists():
         setup = data_dir("scripts") / f"setup_{runtime}.sh"
         raise RuntimeMissingError(
-            f"the {runtime!r} runtime environment is missing (no interpreter at {python}); "
-            f"create it with: bash {setup}"
+            f"the {runtime!r} runtime environment is missing (no interpreter at {python}); create it with: bash {setup}"
         )
     return python
 
@@ -81,6 +80,7 @@ def ensure_model(name: str) -> Path:
             try:
                 done = subprocess.run(
                     [str(python), str(script), str(out)],
+                    check=False,
                     stdin=subprocess.DEVNULL,
                     stdout=log_file,
                     stderr=subprocess.STDOUT,

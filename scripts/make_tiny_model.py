@@ -36,15 +36,15 @@ SEED = 0
 BPE_VOCAB = 4096
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAG_TOKENS = ["<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>"]
-MODEL_SHAPE = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    head_dim=32,
-    max_position_embeddings=8192,
-)
+MODEL_SHAPE = {
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "head_dim": 32,
+    "max_position_embeddings": 8192,
+}
 TEMPLATE = Path(__file__).resolve().parent / "tool_chat_template.jinja"
 
 WORDS = (
@@ -57,13 +57,56 @@ WORDS = (
     "sure here thanks thank help need want like know think call tool result error found "
     "booked sent updated deleted created total available unavailable status success failed"
 ).split()
-NAMES = ["get_weather", "search_flights", "book_hotel", "send_email", "convert_currency",
-         "list_orders", "create_event", "get_stock_price", "translate_text", "find_restaurant"]
-PARAMS = ["city", "date", "query", "limit", "currency", "amount", "to", "subject", "body",
-          "location", "unit", "start_time", "end_time", "language", "symbol", "user_id"]
+NAMES = [
+    "get_weather",
+    "search_flights",
+    "book_hotel",
+    "send_email",
+    "convert_currency",
+    "list_orders",
+    "create_event",
+    "get_stock_price",
+    "translate_text",
+    "find_restaurant",
+]
+PARAMS = [
+    "city",
+    "date",
+    "query",
+    "limit",
+    "currency",
+    "amount",
+    "to",
+    "subject",
+    "body",
+    "location",
+    "unit",
+    "start_time",
+    "end_time",
+    "language",
+    "symbol",
+    "user_id",
+]
 TYPES = ["string", "integer", "number", "boolean", "array", "object"]
-VALUES = ["Paris", "Tokyo", "Berlin", "Oslo", "2024-05-01", "USD", "EUR", "celsius", 3, 10,
-          42.5, True, False, "hello world", "alice@example.com", ["a", "b"], {"k": 1}]
+VALUES = [
+    "Paris",
+    "Tokyo",
+    "Berlin",
+    "Oslo",
+    "2024-05-01",
+    "USD",
+    "EUR",
+    "celsius",
+    3,
+    10,
+    42.5,
+    True,
+    False,
+    "hello world",
+    "alice@example.com",
+    ["a", "b"],
+    {"k": 1},
+]
 
 
 def _sentence(rng: random.Random) -> str:

@@ -26,7 +26,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import anyio
 import httpx
@@ -79,13 +79,21 @@ class VLLMServerSpec(BaseModel):
             raise ValueError("command() needs a concrete port when the spec's port is 0")
         exe = python or self.python or Path("python")
         argv = [
-            str(exe), "-m", API_SERVER_MODULE,
-            "--model", str(self.model),
-            "--served-model-name", self.served_model_name,
-            "--host", self.host,
-            "--port", str(port),
-            "--kv-cache-memory-bytes", str(self.kv_cache_bytes),
-            "--dtype", self.dtype,
+            str(exe),
+            "-m",
+            API_SERVER_MODULE,
+            "--model",
+            str(self.model),
+            "--served-model-name",
+            self.served_model_name,
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--kv-cache-memory-bytes",
+            str(self.kv_cache_bytes),
+            "--dtype",
+            self.dtype,
             "--enable-chunked-prefill" if self.enable_chunked_prefill else "--no-enable-chunked-prefill",
         ]
         if self.enforce_eager:
@@ -155,7 +163,7 @@ class VLLMServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    async def __aenter__(self) -> VLLMServer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -175,7 +183,9 @@ class VLLMServer:
         if self.pid_file is not None:
             await stop_stale(self.pid_file, grace_s=spec.stop_grace_s)
         if spec.port and not _port_free(spec.host, spec.port):
-            raise VLLMServerError(f"port {spec.port} on {spec.host} is already in use; cannot start {spec.served_model_name!r}")
+            raise VLLMServerError(
+                f"port {spec.port} on {spec.host} is already in use; cannot start {spec.served_model_name!r}"
+            )
 
         attempts = 1 if spec.port else 3  # an auto-picked port can be taken before vLLM binds it
         for attempt in range(1, attempts + 1):
@@ -352,7 +362,7 @@ def _group_members(pgid: int) -> list[int]:
         except OSError:
             continue
         # "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
             members.append(int(entry.name))
     return members

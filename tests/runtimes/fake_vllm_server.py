@@ -36,16 +36,21 @@ if mode == "die":
 if mode == "ignore_term":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 worker = subprocess.Popen(
-    [sys.executable, "-c", "import signal, sys, time; "
-     + ("signal.signal(signal.SIGTERM, signal.SIG_IGN); " if mode == "ignore_term" else "")
-     + "time.sleep(600)", "fake-vllm-worker"]
+    [
+        sys.executable,
+        "-c",
+        "import signal, sys, time; "
+        + ("signal.signal(signal.SIGTERM, signal.SIG_IGN); " if mode == "ignore_term" else "")
+        + "time.sleep(600)",
+        f"fake-vllm-worker-of-{args.served_model_name}",
+    ]
 )
 if mode == "hang":
     time.sleep(600)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server API)
+    def do_GET(self) -> None:
         if self.path == "/health":
             self._reply(200 if time.monotonic() >= ready_at else 503, b"")
         elif self.path == "/v1/models":

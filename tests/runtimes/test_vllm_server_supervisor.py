@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
@@ -124,6 +125,12 @@ def fake_python(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def tag() -> str:
+    """Unique suffix for served names, so concurrent test runs never see each other's processes."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
 def model_dir(tmp_path: Path) -> Path:
     model = tmp_path / "model"
     model.mkdir()
@@ -132,12 +139,19 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def _spec(model_dir: Path, fake_python: Path, name: str, **overrides) -> VLLMServerSpec:
-    fields = dict(model=model_dir, served_model_name=name, python=fake_python, startup_timeout_s=30, stop_grace_s=5)
+    fields = {
+        "model": model_dir,
+        "served_model_name": name,
+        "python": fake_python,
+        "startup_timeout_s": 30,
+        "stop_grace_s": 5,
+    }
     return VLLMServerSpec(**(fields | overrides))
 
 
 def _procs_mentioning(token: str) -> list[int]:
-    """Live, non-zombie processes whose command line contains token."""
+    """Live, non-zombie processes whose command line contains token (the fake's worker repeats
+    the served name in its command line, so this finds it too)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -158,7 +172,15 @@ def _spawn_stale_fake(fake_python: Path, name: str, env_extra: dict | None = Non
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return subprocess.Popen(
-        [str(fake_python), "-m", "vllm.entrypoints.openai.api_server", "--port", str(port), "--served-model-name", name],
+        [
+            str(fake_python),
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--port",
+            str(port),
+            "--served-model-name",
+            name,
+        ],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         env=dict(os.environ, **(env_extra or {})),
@@ -166,61 +188,63 @@ def _spawn_stale_fake(fake_python: Path, name: str, env_extra: dict | None = Non
 
 
 @pytest.mark.anyio
-async def test_start_waits_for_health_then_stops_whole_group(tmp_path: Path, fake_python: Path, model_dir: Path) -> None:
+async def test_start_waits_for_health_then_stops_whole_group(
+    tmp_path: Path, tag: str, fake_python: Path, model_dir: Path
+) -> None:
     pid_file = tmp_path / "run" / "server.pid"
-    spec = _spec(model_dir, fake_python, "fake-ok", env={"FAKE_VLLM_READY_AFTER": "1.5"})
+    spec = _spec(model_dir, fake_python, f"fake-ok-{tag}", env={"FAKE_VLLM_READY_AFTER": "1.5"})
     server = VLLMServer(spec, log_path=tmp_path / "server.log", pid_file=pid_file, poll_interval_s=0.1)
     async with server:
         assert server.startup_s is not None and server.startup_s >= 1.5  # /health said 503 until then
         assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
         async with httpx.AsyncClient(trust_env=False) as client:
             models = (await client.get(f"{server.base_url}/models")).json()
-        assert [m["id"] for m in models["data"]] == ["fake-ok"]
+        assert [m["id"] for m in models["data"]] == [f"fake-ok-{tag}"]
         record = json.loads(pid_file.read_text())
         assert record["pid"] == server.pid and record["port"] == server.port
         members = server.group_pids()
         assert server.pid in members and len(members) >= 2  # the fake's worker shares the group
         assert server.rss_bytes() > 0
         assert "fake vllm: mode ok" in (tmp_path / "server.log").read_text()
-    assert _procs_mentioning("fake-ok") == []
+    assert _procs_mentioning(f"fake-ok-{tag}") == []
     assert not pid_file.exists()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{server.port}/health", trust_env=False)
 
 
 @pytest.mark.anyio
-async def test_early_death_raises_with_log_tail(tmp_path: Path, fake_python: Path, model_dir: Path) -> None:
+async def test_early_death_raises_with_log_tail(tmp_path: Path, tag: str, fake_python: Path, model_dir: Path) -> None:
     pid_file = tmp_path / "server.pid"
-    spec = _spec(model_dir, fake_python, "fake-die", env={"FAKE_VLLM_MODE": "die"})
+    spec = _spec(model_dir, fake_python, f"fake-die-{tag}", env={"FAKE_VLLM_MODE": "die"})
     with pytest.raises(VLLMServerError, match=r"exited with code 3(.|\n)*cannot load the model"):
         await VLLMServer(spec, log_path=tmp_path / "die.log", pid_file=pid_file).start()
     assert not pid_file.exists()
 
 
 @pytest.mark.anyio
-async def test_startup_timeout_kills_the_group(tmp_path: Path, fake_python: Path, model_dir: Path) -> None:
-    spec = _spec(model_dir, fake_python, "fake-hang", env={"FAKE_VLLM_MODE": "hang"}, startup_timeout_s=2)
+async def test_startup_timeout_kills_the_group(tmp_path: Path, tag: str, fake_python: Path, model_dir: Path) -> None:
+    spec = _spec(model_dir, fake_python, f"fake-hang-{tag}", env={"FAKE_VLLM_MODE": "hang"}, startup_timeout_s=2)
     with pytest.raises(VLLMServerError, match="not ready within 2 s(.|\n)*mode hang"):
         await VLLMServer(spec, log_path=tmp_path / "hang.log").start()
-    assert _procs_mentioning("fake-hang") == []
+    assert _procs_mentioning(f"fake-hang-{tag}") == []
 
 
 @pytest.mark.anyio
-async def test_stop_escalates_to_sigkill(tmp_path: Path, fake_python: Path, model_dir: Path) -> None:
-    spec = _spec(model_dir, fake_python, "fake-stubborn", env={"FAKE_VLLM_MODE": "ignore_term"}, stop_grace_s=1)
+async def test_stop_escalates_to_sigkill(tmp_path: Path, tag: str, fake_python: Path, model_dir: Path) -> None:
+    spec = _spec(model_dir, fake_python, f"fake-stubborn-{tag}", env={"FAKE_VLLM_MODE": "ignore_term"}, stop_grace_s=1)
     async with VLLMServer(spec, log_path=tmp_path / "stubborn.log", poll_interval_s=0.1) as server:
         assert len(server.group_pids()) >= 2
-    assert _procs_mentioning("fake-stubborn") == []
+    assert _procs_mentioning(f"fake-stubborn-{tag}") == []
 
 
 @pytest.mark.anyio
-async def test_stop_stale_stops_a_leftover_server(tmp_path: Path, fake_python: Path) -> None:
-    stale = _spawn_stale_fake(fake_python, "fake-stale")
+async def test_stop_stale_stops_a_leftover_server(tmp_path: Path, tag: str, fake_python: Path) -> None:
+    stale = _spawn_stale_fake(fake_python, f"fake-stale-{tag}")
     pid_file = tmp_path / "server.pid"
     pid_file.write_text(json.dumps({"pid": stale.pid}))
     assert await stop_stale(pid_file, grace_s=5) is True
     assert stale.wait(timeout=5) == -signal.SIGTERM
-    assert _procs_mentioning("fake-stale") == []  # its worker too
+    assert _procs_mentioning(f"fake-stale-{tag}") == []  # its worker too
     assert not pid_file.exists()
     assert await stop_stale(pid_file) is False
 
@@ -248,29 +272,33 @@ async def test_corrupt_pid_file_is_named(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_start_replaces_the_stale_server_of_its_pid_file(tmp_path: Path, fake_python: Path, model_dir: Path) -> None:
-    stale = _spawn_stale_fake(fake_python, "fake-old")
+async def test_start_replaces_the_stale_server_of_its_pid_file(
+    tmp_path: Path, tag: str, fake_python: Path, model_dir: Path
+) -> None:
+    stale = _spawn_stale_fake(fake_python, f"fake-old-{tag}")
     pid_file = tmp_path / "server.pid"
     pid_file.write_text(json.dumps({"pid": stale.pid}))
-    async with VLLMServer(_spec(model_dir, fake_python, "fake-new"), log_path=tmp_path / "new.log", pid_file=pid_file):
+    async with VLLMServer(
+        _spec(model_dir, fake_python, f"fake-new-{tag}"), log_path=tmp_path / "new.log", pid_file=pid_file
+    ):
         assert stale.wait(timeout=5) == -signal.SIGTERM
-        assert _procs_mentioning("fake-old") == []
+        assert _procs_mentioning(f"fake-old-{tag}") == []
         assert json.loads(pid_file.read_text())["pid"] != stale.pid
 
 
 @pytest.mark.anyio
-async def test_fixed_port_in_use_is_refused(tmp_path: Path, fake_python: Path, model_dir: Path) -> None:
+async def test_fixed_port_in_use_is_refused(tmp_path: Path, tag: str, fake_python: Path, model_dir: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        spec = _spec(model_dir, fake_python, "fake-port", port=port)
+        spec = _spec(model_dir, fake_python, f"fake-port-{tag}", port=port)
         with pytest.raises(VLLMServerError, match=f"port {port} on 127.0.0.1 is already in use"):
             await VLLMServer(spec, log_path=tmp_path / "port.log").start()
 
 
 @pytest.mark.anyio
-async def test_missing_model_is_named(tmp_path: Path, fake_python: Path) -> None:
-    spec = _spec(tmp_path / "nowhere", fake_python, "fake-missing")
+async def test_missing_model_is_named(tmp_path: Path, tag: str, fake_python: Path) -> None:
+    spec = _spec(tmp_path / "nowhere", fake_python, f"fake-missing-{tag}")
     with pytest.raises(VLLMServerError, match="nowhere has no config.json"):
         await VLLMServer(spec, log_path=tmp_path / "m.log").start()
