@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+import looptool.sim.roles  # noqa: F401  (registers the structured-output role handlers)
 from looptool.sim.responder import chat_completion, text_completion
 from looptool.sim.settings import FAULT_KINDS, SimSettings
 

@@ -17,40 +17,27 @@ Round trip: `parse_tool_calls(render_calls_text(calls)).calls == calls`.
 from __future__ import annotations
 
 import json
+import functools
+import string
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from looptool.paths import data_dir
 from looptool.tools.calls import ToolCall, calls_from_list
 from looptool.tools.spec import load_tools
 
-SYSTEM_TEMPLATE = """\
-You are an assistant that completes the user's requests by calling functions when they help.
-Guidelines:
-- Call a function only when it fits the request. Fill in every argument the conversation \
-provides; never invent values for required arguments.
-- If a required argument is missing, ask the user for it in plain text instead of calling.
-- If no function fits the request, answer in plain text.
-- A request may need several calls. Make all calls that do not depend on each other in the \
-same answer; wait for results before making calls that need them.
-- When function results arrive, use them to continue or to answer the user; if a call failed, \
-fix it or explain the problem.
+POLICY_PROMPT = "policy.md"
 
-The current time is {current_time}.
 
-# Tools
+@functools.lru_cache(maxsize=4)
+def _system_template(path: str) -> string.Template:
+    """The policy's system prompt lives in prompts/policy.md (data, tunable without code)."""
+    text = Path(path).read_text(encoding="utf-8")
+    marker = "<<<system>>>"
+    if marker in text:
+        text = text.split(marker, 1)[1].split("<<<user>>>", 1)[0]
+    return string.Template(text.strip("\n"))
 
-These are the functions you may call, one JSON object per line, inside <tools></tools>:
-<tools>
-{tool_lines}
-</tools>
-
-How to answer: you may first reason inside <think></think>. Then either write each function \
-call as a JSON object with the function name and its arguments inside its own \
-<tool_call></tool_call> block:
-<tool_call>
-{{"name": <function-name>, "arguments": <arguments-as-a-json-object>}}
-</tool_call>
-or, when no function fits or a required argument is missing, reply in plain text without any \
-<tool_call> block."""
 
 
 def _dumps(value: Any) -> str:
@@ -84,7 +71,8 @@ def render_system_prompt(tools: Sequence[Any], current_time: str) -> str:
     """System prompt with the tools (validated, normalised) and the current time."""
     specs = load_tools(tools)
     lines = "\n".join(_dumps(spec.to_openai()) for spec in specs)
-    return SYSTEM_TEMPLATE.format(current_time=current_time, tool_lines=lines)
+    template = _system_template(str(data_dir("prompts") / POLICY_PROMPT))
+    return template.substitute(current_time=current_time, tool_lines=lines)
 
 
 def _text(value: Any) -> str:
