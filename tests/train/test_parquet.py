@@ -10,7 +10,6 @@ import pytest
 from looptool.samples import StepSample
 from looptool.train.parquet import PARQUET_SCHEMA, iter_prompts, parquet_problems, write_verl_parquet
 
-from train_samples import make_samples
 
 
 def test_rows_follow_the_contract(tmp_path, samples):
@@ -39,8 +38,8 @@ def test_rows_follow_the_contract(tmp_path, samples):
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
 
 
-def test_overlong_prompts_are_filtered_and_reported(tmp_path):
-    samples = make_samples(8, long_every=4)  # s003 (text) and s007 are long
+def test_overlong_prompts_are_filtered_and_reported(sample_factory, tmp_path):
+    samples = sample_factory(8, long_every=4)  # s003 (text) and s007 are long
     calls = []
 
     def count(prompts):

@@ -41,3 +41,24 @@ def test_model_dir_problems(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     problems = model_dir_problems(tmp_path)
     assert any("no tokenizer" in p for p in problems) and any("no weights" in p for p in problems)
+
+
+def test_cli_reports_config_errors_with_file_and_key(tmp_path, capsys):
+    from looptool.train.__main__ import main
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text("[train]\nbackend = 'verl'\n[train.verl]\ntensor_parallel_size = 3\n[train.grpo]\nlr = 1\n")
+    code = main(["--config", str(cfg), "--dataset", "x.parquet", "--init-model", "m", "--work-dir", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"{cfg}: [train].grpo.lr: Extra inputs are not permitted" in err
+
+
+def test_cli_preflight_failure_exit_code(tmp_path, capsys):
+    from looptool.train.__main__ import main
+
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(f"[train]\nbackend = 'trl'\npython = '{tmp_path / 'py'}'\n")
+    code = main(["--config", str(cfg), "--dataset", str(tmp_path / "d.parquet"), "--init-model", str(tmp_path),
+                 "--work-dir", str(tmp_path / "w")])
+    assert code == 2 and "trainer pre-flight failed" in capsys.readouterr().err

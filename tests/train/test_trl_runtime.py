@@ -14,7 +14,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from train_samples import make_samples
 
 from looptool.train import TrainerFailed, TrainSettings, run_training
 
@@ -42,10 +41,10 @@ def _write_jsonl(path: Path, samples) -> Path:
     return path
 
 
-def test_grpo_steps_change_weights_and_call_reward_per_completion(require_runtime, tiny_model, tmp_path):
+def test_grpo_steps_change_weights_and_call_reward_per_completion(sample_factory, require_runtime, tiny_model, tmp_path):
     python = require_runtime("trl")
     model = tiny_model("trl")
-    dataset = _write_jsonl(tmp_path / "d.jsonl", make_samples(9, long_every=4))  # s003, s007 too long
+    dataset = _write_jsonl(tmp_path / "d.jsonl", sample_factory(9, long_every=4))  # s003, s007 too long
     lines: list[str] = []
     settings = TrainSettings(**_settings(python))
     result = anyio.run(lambda: run_training(settings, dataset, model, tmp_path / "work", console=lines.append))
@@ -75,10 +74,10 @@ def test_grpo_steps_change_weights_and_call_reward_per_completion(require_runtim
     assert result.log_path.stat().st_size == log_size
 
 
-def test_crash_reports_tail_and_rerun_resumes_from_checkpoint(require_runtime, tiny_model, tmp_path):
+def test_crash_reports_tail_and_rerun_resumes_from_checkpoint(sample_factory, require_runtime, tiny_model, tmp_path):
     python = require_runtime("trl")
     model = tiny_model("trl")
-    dataset = _write_jsonl(tmp_path / "d.jsonl", make_samples(8))
+    dataset = _write_jsonl(tmp_path / "d.jsonl", sample_factory(8))
     base = _settings(python, max_steps=3)
     base["trl"] = {"per_device_batch_size": 4, "extra_rewards": ["shaping_rewards:crash_reward"]}
     crashing = TrainSettings(**{**base, "env": {**base["env"], "LOOPTOOL_TEST_CRASH_AT": "3"}})

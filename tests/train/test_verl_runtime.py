@@ -20,7 +20,6 @@ from pathlib import Path
 
 import anyio
 import pytest
-from train_samples import make_samples
 
 from looptool.train.config import TrainSettings
 from looptool.train.parquet import write_verl_parquet
@@ -51,20 +50,20 @@ def _check(python: Path, name: str, args: dict, tmp_path: Path, expect_ok: bool 
     return json.loads(proc.stdout.split("RESULT ", 1)[1])
 
 
-def _overrides(settings: TrainSettings, tmp_path: Path, model: Path) -> list[str]:
+def _overrides(settings: TrainSettings, tmp_path: Path, model: Path, samples) -> list[str]:
     parquet = tmp_path / "train.parquet"
     if not parquet.exists():
-        write_verl_parquet(make_samples(8), parquet)
+        write_verl_parquet(samples, parquet)
     return build_overrides(settings, train_file=parquet, model_path=model,
                            reward_file=write_reward_module(tmp_path / "reward_fn.py"),
                            checkpoint_dir=tmp_path / "checkpoints", experiment_name="iter_1")
 
 
 @pytest.mark.parametrize("preset", ["8gpu", "4x8gpu"])
-def test_paper_overrides_compose_and_validate_in_verl(preset, require_runtime, tiny_model, tmp_path):
+def test_paper_overrides_compose_and_validate_in_verl(samples, preset, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
     settings = TrainSettings(verl={"preset": preset})
-    out = _check(python, "compose", {"overrides": _overrides(settings, tmp_path, model)}, tmp_path)
+    out = _check(python, "compose", {"overrides": _overrides(settings, tmp_path, model, samples)}, tmp_path)
     g, v = settings.grpo, settings.verl
     assert out["model_class"] == "HFModelConfig" and out["model_path"] == str(model)
     assert out["tokenizer_vocab"] and out["actor_class"] == "FSDPActorConfig"
@@ -83,36 +82,36 @@ def test_paper_overrides_compose_and_validate_in_verl(preset, require_runtime, t
     assert out["default_local_dir"] == str(tmp_path / "checkpoints") and out["resume_mode"] == "auto"
 
 
-def test_verl_and_our_layout_rules_agree_on_a_bad_layout(require_runtime, tiny_model, tmp_path):
+def test_verl_and_our_layout_rules_agree_on_a_bad_layout(samples, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
     # Built without validation so the same bad numbers reach verl.
     good = TrainSettings()
     bad = good.model_copy(update={"verl": good.verl.model_copy(update={"n_gpus_per_node": 3,
                                                                        "tensor_parallel_size": 1})})
     assert any("divisible by the GPU count" in p for p in layout_problems(bad))
-    err = _check(python, "compose", {"overrides": _overrides(bad, tmp_path, model)}, tmp_path, expect_ok=False)
+    err = _check(python, "compose", {"overrides": _overrides(bad, tmp_path, model, samples)}, tmp_path, expect_ok=False)
     assert "real_train_batch_size (2048) must be divisible by minimal possible batch size (3)" in err
 
 
-def test_main_ppo_cli_accepts_our_exact_argv(require_runtime, tiny_model, tmp_path):
+def test_main_ppo_cli_accepts_our_exact_argv(samples, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
-    argv = main_ppo_argv(python, _overrides(TrainSettings(), tmp_path, model)) + ["--cfg", "job", "--resolve"]
+    argv = main_ppo_argv(python, _overrides(TrainSettings(), tmp_path, model, samples)) + ["--cfg", "job", "--resolve"]
     proc = subprocess.run(argv, capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "adv_estimator: grpo" in proc.stdout and "clip_ratio_high: 0.28" in proc.stdout
     assert f"path: {tmp_path / 'reward_fn.py'}" in proc.stdout
 
 
-def test_unknown_override_is_rejected_by_verl(require_runtime, tiny_model, tmp_path):
+def test_unknown_override_is_rejected_by_verl(samples, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
     settings = TrainSettings(verl={"extra_overrides": ["trainer.no_such_key=1"]})
-    err = _check(python, "compose", {"overrides": _overrides(settings, tmp_path, model)}, tmp_path, expect_ok=False)
+    err = _check(python, "compose", {"overrides": _overrides(settings, tmp_path, model, samples)}, tmp_path, expect_ok=False)
     assert "no_such_key" in err
 
 
-def test_rlhf_dataset_reads_our_parquet_and_filters_like_us(require_runtime, tiny_model, tmp_path):
+def test_rlhf_dataset_reads_our_parquet_and_filters_like_us(sample_factory, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
-    samples = make_samples(12, long_every=4)
+    samples = sample_factory(12, long_every=4)
     full = tmp_path / "full.parquet"
     write_verl_parquet(samples, full)
     limit = 1200
@@ -128,10 +127,10 @@ def test_rlhf_dataset_reads_our_parquet_and_filters_like_us(require_runtime, tin
     assert json.loads(out["ground_truth"]) == [{"name": "get_weather", "arguments": {"city": "paris"}}]
 
 
-def test_verl_reward_loop_calls_our_compute_score(require_runtime, tiny_model, tmp_path):
+def test_verl_reward_loop_calls_our_compute_score(samples, sample_factory, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
-    overrides = _overrides(TrainSettings(), tmp_path, model)
-    tools = json.dumps(make_samples(1)[0].tools)
+    overrides = _overrides(TrainSettings(), tmp_path, model, samples)
+    tools = json.dumps(sample_factory(1)[0].tools)
     gt = json.dumps([{"name": "get_weather", "arguments": {"city": "paris"}}])
     rows = [
         {"response": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "paris"}}\n</tool_call>'},
@@ -146,7 +145,7 @@ def test_verl_reward_loop_calls_our_compute_score(require_runtime, tiny_model, t
     assert out["decoded"][0] == rows[0]["response"]  # the tags survive skip_special_tokens decoding
     assert out["scores"] == [1.0, 0.0, 0.0, 0.0]
     # And our pre-flight, run in the same interpreter, accepts the same module.
-    write_verl_parquet(make_samples(8), tmp_path / "p.parquet")
+    write_verl_parquet(sample_factory(8), tmp_path / "p.parquet")
     result = reward_check(python, tmp_path / "reward_fn.py", "compute_score", tmp_path / "p.parquet")
     assert result["ok"] and result["rows"] == 8 and result["reference_misses"] == []
 
