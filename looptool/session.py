@@ -37,9 +37,10 @@ def sim_settings_for(loaded: LoadedConfig, endpoint_names: list[str]) -> SimSett
 
 
 class EngineSession:
-    def __init__(self, loaded: LoadedConfig, *, cache_path: Path | None = None, roles: list[str] | None = None) -> None:
+    def __init__(self, loaded: LoadedConfig, *, cache_path: Path | None = None, roles: list[str] | None = None, log_dir: Path | None = None) -> None:
         self.loaded = loaded
         self.cache_path = cache_path
+        self.log_dir = log_dir or loaded.run_dir / "logs"
         self.roles = roles
         self._stack = contextlib.AsyncExitStack()
         self.client: LLMClient | None = None
@@ -64,12 +65,17 @@ class EngineSession:
             server = await self._stack.enter_async_context(SimServer(sim_settings_for(self.loaded, sim_names)))
             for name in sim_names:
                 self.base_urls[name] = server.base_url
-        for name in names:
-            if config.endpoints[name].launch == "vllm":
-                self.base_urls[name] = await self._launch_vllm(name)
+        if any(config.endpoints[n].launch == "vllm" for n in names):
+            from looptool.llm.launch import launch_servers
+
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            self.base_urls.update(await launch_servers(self._stack, self.loaded, names, self.log_dir))
         role_map = {r: config.roles[r].endpoints for r in (self.roles or config.roles)}
+        reachable = [n for n in names if n in self.base_urls or config.endpoints[n].base_url]
+        role_map = {r: [n for n in eps if n in reachable] for r, eps in role_map.items()}
+        role_map = {r: eps for r, eps in role_map.items() if eps}
         self.client = LLMClient.from_endpoint_configs(
-            {n: config.endpoints[n] for n in names},
+            {n: config.endpoints[n] for n in reachable},
             role_map,
             base_urls=self.base_urls,
             api_keys={n: self.loaded.api_key(n) for n in names},
@@ -79,11 +85,6 @@ class EngineSession:
         self._stack.push_async_callback(self.client.aclose)
         self.caller = RoleCaller(self.client, self.loaded)
         return self
-
-    async def _launch_vllm(self, name: str) -> str:
-        from looptool.llm.launch import launch_vllm_endpoint
-
-        return await launch_vllm_endpoint(self._stack, self.loaded, name)
 
     async def __aexit__(self, *exc: Any) -> None:
         await self._stack.aclose()

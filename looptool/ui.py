@@ -10,10 +10,13 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 console = Console(stderr=False, highlight=False)
+if not console.is_terminal:
+    console = Console(stderr=False, highlight=False, width=160)  # logs: do not squeeze tables to 80 columns
 
 
 class ProgressReporter:
@@ -86,16 +89,22 @@ def summary_table(title: str, rows: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in rows.items():
-        table.add_row(str(key), f"{value:.4g}" if isinstance(value, float) else str(value))
+        text = f"{value:.4g}" if isinstance(value, float) else str(value)
+        table.add_row(escape(str(key)), escape(text))
     return table
 
 
 def client_stats_table(title: str, report: dict[str, Any]) -> Table:
     table = Table(title=title, show_header=True, header_style="bold")
-    columns = ("requests", "succeeded", "failed", "retries", "cache_hits", "prompt_tokens", "completion_tokens", "latency_ms_p50", "latency_ms_p90", "latency_ms_p99", "requests_per_s")
+    headers = {
+        "requests": "sent", "succeeded": "ok", "failed": "failed", "retries": "retries", "cache_hits": "cached",
+        "prompt_tokens": "tok in", "completion_tokens": "tok out", "latency_ms_p50": "p50 ms", "latency_ms_p99": "p99 ms",
+        "requests_per_s": "req/s",
+    }
+    columns = tuple(headers)
     table.add_column("role")
     for column in columns:
-        table.add_column(column.replace("_", " "), justify="right")
+        table.add_column(headers[column], justify="right")
     for role, row in sorted(report.get("roles", {}).items()):
         table.add_row(role, *(str(row.get(c, "")) for c in columns))
     total = report.get("total")

@@ -10,6 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from looptool.synth.config import SynthSettings
+from looptool.train.config import TrainSettings
+
 ROLES: tuple[str, ...] = ("planner", "user", "assistant", "tool", "judge", "generator", "policy")
 
 
@@ -111,8 +114,18 @@ class RunSection(Strict):
     iterations: int = Field(2, ge=0)
 
 
+class PolicySection(Strict):
+    """The model being trained: where iteration 1 starts, and which tokenizer measures prompts."""
+
+    init_model: str = Field("smollm2", description='"smollm2", "tiny" (built by the engine) or a Hugging Face model directory')
+    tokenizer_runtime: Literal["trl", "verl", "vllm"] = "trl"
+
+
 class RunConfig(Strict):
     run: RunSection = Field(default_factory=RunSection)
     client: ClientConfig = Field(default_factory=ClientConfig)
     endpoints: dict[str, EndpointConfig]
     roles: dict[str, RoleConfig]
+    policy: PolicySection = Field(default_factory=PolicySection)
+    synth: SynthSettings = Field(default_factory=SynthSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)

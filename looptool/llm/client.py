@@ -212,6 +212,7 @@ class LLMClient:
         endpoint.in_flight += 1
         started = time.monotonic()
         stats.requests += 1
+        self.stats.role(role).requests += 1
         try:
             body = await endpoint.post(path, payload)
             result = self._parse(kind, body, endpoint=endpoint.name, latency_s=time.monotonic() - started, request=request)

@@ -42,6 +42,18 @@ DIALOG_PLAN: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+def plan_schema_for(tool_names: list[str], n_requests: int) -> dict[str, Any]:
+    """DIALOG_PLAN narrowed to one dialog: only its tools, exactly its number of requests, so a
+    structured-output backend cannot let a small planner invent tool names."""
+    import copy
+
+    schema = copy.deepcopy(DIALOG_PLAN)
+    requests = schema["properties"]["requests"]
+    requests["minItems"] = requests["maxItems"] = n_requests
+    requests["items"]["properties"]["tools"]["items"] = {"type": "string", "enum": sorted(tool_names)}
+    return schema
+
+
 USER_TURN: dict[str, Any] = {
     "type": "object",
     "properties": {"message": {"type": "string", "minLength": 1}, "finished": {"type": "boolean"}},

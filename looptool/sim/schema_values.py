@@ -8,7 +8,15 @@ parsers and validators are exercised on well-formed data unless a fault is asked
 from __future__ import annotations
 
 import random
+import re
 from typing import Any
+
+try:  # the regex parser behind `re`; used to write strings that match a schema's pattern
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]
+    from re import _constants as _sre_constants  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - Python < 3.11
+    import sre_constants as _sre_constants  # type: ignore[no-redef]
+    import sre_parse as _sre_parse  # type: ignore[no-redef]
 
 WORDS = (
     "alpha", "berlin", "paris", "tokyo", "oslo", "delta", "river", "amber", "cobalt", "summit",
@@ -24,6 +32,68 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
             node = node.get(part, {}) if isinstance(node, dict) else {}
         return node if isinstance(node, dict) else {}
     return schema
+
+
+_CATEGORY_CHARS = {
+    "CATEGORY_DIGIT": "0123456789",
+    "CATEGORY_WORD": "abcdefghijklmnopqrstuvwxyz0123456789_",
+    "CATEGORY_SPACE": " ",
+    "CATEGORY_NOT_DIGIT": "abcxyz",
+    "CATEGORY_NOT_WORD": "-.",
+    "CATEGORY_NOT_SPACE": "abc",
+}
+
+
+def _emit(parsed: Any, rng: random.Random, out: list[str]) -> None:
+    for op, arg in parsed:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(arg))
+        elif name == "ANY":
+            out.append(rng.choice("abcdef"))
+        elif name == "IN":
+            choices: list[str] = []
+            negate = False
+            for item_op, item_arg in arg:
+                item = str(item_op)
+                if item == "NEGATE":
+                    negate = True
+                elif item == "LITERAL":
+                    choices.append(chr(item_arg))
+                elif item == "RANGE":
+                    choices.extend(chr(c) for c in range(item_arg[0], min(item_arg[1], item_arg[0] + 25) + 1))
+                elif item == "CATEGORY":
+                    choices.extend(_CATEGORY_CHARS.get(str(item_arg), "a"))
+            if negate:
+                choices = [c for c in "abcdefghijklmnopqrstuvwxyz0123456789" if c not in choices]
+            out.append(rng.choice(choices or ["a"]))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = arg
+            high = low + 3 if high == _sre_constants.MAXREPEAT else high
+            for _ in range(rng.randint(low, max(low, min(high, low + 3)))):
+                _emit(sub, rng, out)
+        elif name == "SUBPATTERN":
+            _emit(arg[-1], rng, out)
+        elif name == "BRANCH":
+            _emit(rng.choice(arg[1]), rng, out)
+        elif name == "CATEGORY":
+            out.append(rng.choice(_CATEGORY_CHARS.get(str(arg), "a")))
+        # AT (anchors), GROUPREF and lookarounds add nothing
+
+
+def string_for_pattern(pattern: str, rng: random.Random) -> str | None:
+    """A string that fully matches `pattern`, or None for patterns beyond this small generator."""
+    try:
+        parsed = _sre_parse.parse(pattern)
+        for _ in range(5):
+            out: list[str] = []
+            _emit(parsed, rng, out)
+            text = "".join(out)
+            if re.search(pattern, text):
+                return text
+    except (re.error, TypeError, ValueError, RecursionError):
+        return None
+    return None
 
 
 def value_for(schema: Any, rng: random.Random, *, root: dict[str, Any] | None = None, depth: int = 0, hint: str = "") -> Any:
@@ -86,6 +156,10 @@ def value_for(schema: Any, rng: random.Random, *, root: dict[str, Any] | None = 
         return f"2026-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T{rng.randint(0, 23):02d}:00:00Z"
     if fmt == "email":
         return f"{rng.choice(WORDS)}@example.com"
+    if isinstance(schema.get("pattern"), str):
+        matching = string_for_pattern(schema["pattern"], rng)
+        if matching is not None:
+            return matching
     word = rng.choice(WORDS)
     min_length = int(schema.get("minLength", 0))
     if len(word) < min_length:

@@ -1,0 +1,69 @@
+"""Settings of seed construction (paper §3): API synthesis, tool pool, dialogs, verification, samples."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiSynthSettings(_Strict):
+    attempts: int = Field(64, ge=0, description="(context, constraint) pairs sent to the generator")
+    near_duplicate_threshold: float = Field(0.75, gt=0, le=1)
+    concurrency: int = Field(64, ge=1)
+
+
+class PoolSettings(_Strict):
+    use_synthesized: bool = True
+    import_bfcl: bool = Field(False, description="add BFCL's function docs (needs the bfcl runtime, scripts/setup_bfcl.sh)")
+    import_files: list[str] = Field(default_factory=list, description="ToolACE/xLAM-style JSON lists of tool specs")
+
+
+class DialogSettings(_Strict):
+    count: int = Field(32, ge=0)
+    tools_per_dialog: tuple[int, int] = (3, 5)
+    requests_per_dialog: tuple[int, int] = (2, 4)
+    kind_weights: dict[str, float] = Field(
+        default_factory=lambda: {"single": 0.35, "parallel": 0.2, "dependent": 0.2, "missing_param": 0.15, "no_tool": 0.1}
+    )
+    max_assistant_steps_per_request: int = Field(4, ge=1)
+    mix_domains: bool = Field(False, description="sample tools across domains instead of within one")
+    executable_backends: bool = Field(True, description="run registered Python backends instead of the tool agent")
+    concurrency: int = Field(128, ge=1)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "DialogSettings":
+        for name in ("tools_per_dialog", "requests_per_dialog"):
+            low, high = getattr(self, name)
+            if not 1 <= low <= high:
+                raise ValueError(f"{name} must be [low, high] with 1 <= low <= high")
+        unknown = set(self.kind_weights) - {"single", "parallel", "dependent", "missing_param", "no_tool"}
+        if unknown:
+            raise ValueError(f"kind_weights: unknown kinds {sorted(unknown)}")
+        if not any(w > 0 for w in self.kind_weights.values()):
+            raise ValueError("kind_weights: at least one weight must be positive")
+        return self
+
+
+class VerifySettings(_Strict):
+    judge: bool = Field(True, description="LLM-judge tier after the rule tier")
+    near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+    concurrency: int = Field(128, ge=1)
+
+
+class SampleSettings(_Strict):
+    include_text_steps: bool = Field(True, description="also emit 'ask for the missing argument' and no-tool replies")
+    max_history_messages: int | None = Field(None, ge=1)
+    max_prompt_tokens: int = Field(4096, ge=1)
+    data_source: str = "looptool"
+
+
+class SynthSettings(_Strict):
+    domains: list[str] = Field(default_factory=list, description="empty: every domain in trees/")
+    apis: ApiSynthSettings = Field(default_factory=ApiSynthSettings)
+    pool: PoolSettings = Field(default_factory=PoolSettings)
+    dialogs: DialogSettings = Field(default_factory=DialogSettings)
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+    samples: SampleSettings = Field(default_factory=SampleSettings)

@@ -1,0 +1,205 @@
+"""Dialog simulation (paper §3.2): Planner, User, Assistant and Tool agents over a tool subset.
+
+Each dialog is one async unit; thousands run at once, bounded only by the endpoints' limits. The
+assistant's calls are checked by rules as they happen (the rule tier): a dialog stops at the first
+step that breaks a rule and is stored with that reason, so no later call is built on a bad one and
+the verification stage can report it. Tool results come from an executable backend when one is
+registered for the tool, otherwise from the tool agent.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from looptool.errors import LoopToolError
+from looptool.roles.caller import OutputInvalid, RoleCaller
+from looptool.roles.schemas import plan_schema_for
+from looptool.synth.backends import BackendRegistry
+from looptool.synth.config import DialogSettings
+from looptool.tools.parse import ParseResult
+from looptool.tools.render import render_openai_messages
+from looptool.tools.validate import validate_call
+
+STAGE = "seed/dialogs"
+KINDS = ("single", "parallel", "dependent", "missing_param", "no_tool")
+
+
+class DialogAbandoned(LoopToolError):
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(f"{reason}: {detail}")
+
+
+def random_day(rng: random.Random) -> str:
+    day = date(2024, 1, 1) + timedelta(days=rng.randrange(365 * 3))
+    return f"{day.isoformat()}, {day.strftime('%A')}"
+
+
+@dataclass
+class DialogPlanInput:
+    domain: str
+    entries: list[dict[str, Any]]
+    kinds: list[str]
+    current_time: str
+
+
+def draw_dialog(dialog_id: str, seed: int, groups: dict[str, list[dict[str, Any]]], settings: DialogSettings) -> DialogPlanInput:
+    """Tool subset (no duplicates), request kinds and date for one dialog, from its own RNG."""
+    rng = random.Random(f"{seed}|{dialog_id}")
+    domains = sorted(groups)
+    if settings.mix_domains:
+        everything = [e for d in domains for e in groups[d]]
+        domain = "mixed"
+        candidates = everything
+    else:
+        weights = [len(groups[d]) for d in domains]
+        domain = rng.choices(domains, weights=weights)[0]
+        candidates = groups[domain]
+    low, high = settings.tools_per_dialog
+    count = min(len(candidates), rng.randint(low, high))
+    entries = rng.sample(candidates, count)
+    kinds = [k for k in KINDS if settings.kind_weights.get(k, 0) > 0]
+    weights = [settings.kind_weights[k] for k in kinds]
+    n_requests = rng.randint(*settings.requests_per_dialog)
+    return DialogPlanInput(domain, entries, rng.choices(kinds, weights=weights, k=n_requests), random_day(rng))
+
+
+def transcript(messages: list[dict[str, Any]]) -> str:
+    lines = []
+    for message in messages:
+        role = message["role"]
+        if role == "tool":
+            lines.append(f"tool {message.get('name', '')} returned: {message['content']}")
+        elif role == "assistant" and message.get("tool_calls"):
+            calls = "; ".join(f"{c['name']}({json.dumps(c['arguments'], ensure_ascii=False)})" for c in message["tool_calls"])
+            lines.append(f"assistant called: {calls}")
+        else:
+            lines.append(f"{role}: {message.get('content', '')}")
+    return "\n".join(lines) or "(no messages yet)"
+
+
+class DialogSimulator:
+    def __init__(self, caller: RoleCaller, settings: DialogSettings, backends: BackendRegistry | None = None) -> None:
+        self.caller = caller
+        self.settings = settings
+        self.backends = backends or BackendRegistry()
+
+    async def plan(self, draw: DialogPlanInput) -> list[dict[str, Any]]:
+        specs = [e["spec"] for e in draw.entries]
+        answer = await self.caller.call(
+            "planner",
+            "plan",
+            {
+                "n_requests": len(draw.kinds),
+                "kinds": ", ".join(draw.kinds),
+                "current_time": draw.current_time,
+                "input_json": json.dumps({"tools": specs, "n_requests": len(draw.kinds), "kinds": draw.kinds}, ensure_ascii=False),
+            },
+            schema=plan_schema_for([s["name"] for s in specs], len(draw.kinds)),
+        )
+        requests = answer.value["requests"]
+        names = {s["name"] for s in specs}
+        for request in requests:
+            unknown = [t for t in request["tools"] if t not in names]
+            if unknown:
+                raise DialogAbandoned("plan_unknown_tool", f"plan uses {unknown}, not in the dialog's tools")
+        return requests
+
+    async def user_turn(self, messages: list[dict[str, Any]], request: dict[str, Any], mode: str, instruction: str) -> str:
+        answer = await self.caller.call(
+            "user",
+            "turn",
+            {
+                "transcript": transcript(messages),
+                "instruction": instruction,
+                "input_json": json.dumps({"request": request, "mode": mode}, ensure_ascii=False),
+            },
+        )
+        return answer.value["message"].strip()
+
+    async def assistant_turn(self, draw: DialogPlanInput, messages: list[dict[str, Any]]) -> ParseResult:
+        specs = [e["spec"] for e in draw.entries]
+        wire_messages, tools_param = render_openai_messages(specs, messages)
+        system = self.caller.loaded.prompts["assistant"]["respond"].render({"current_time": draw.current_time})
+        answer = await self.caller.call("assistant", "respond", messages=system + wire_messages, tools=tools_param)
+        return answer.value
+
+    async def tool_results(self, dialog_id: str, draw: DialogPlanInput, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        by_name = {e["spec"]["name"]: e for e in draw.entries}
+        results: list[dict[str, Any] | None] = [None] * len(calls)
+        simulated: list[int] = []
+        for position, call in enumerate(calls):
+            entry = by_name[call["name"]]
+            backend = self.backends.backend_for(call["name"], entry) if self.settings.executable_backends else None
+            if backend is not None:
+                outcome = await backend.execute(dialog_id, call, entry)
+                results[position] = {"name": call["name"], "status": outcome["status"], "content": outcome["content"], "executed": True}
+            else:
+                simulated.append(position)
+        if simulated:
+            tools = [{**by_name[calls[p]["name"]]["spec"], **({"returns": by_name[calls[p]["name"]]["returns"]} if "returns" in by_name[calls[p]["name"]] else {})} for p in simulated]
+            answer = await self.caller.call(
+                "tool",
+                "execute",
+                {"current_time": draw.current_time, "input_json": json.dumps({"tools": tools, "calls": [calls[p] for p in simulated]}, ensure_ascii=False)},
+            )
+            produced = answer.value["results"]
+            if len(produced) != len(simulated):
+                raise DialogAbandoned("tool_result_mismatch", f"{len(simulated)} calls but {len(produced)} results")
+            for position, result in zip(simulated, produced):
+                results[position] = {"name": calls[position]["name"], "status": result["status"], "content": result["content"], "executed": False}
+        return [r for r in results if r is not None]
+
+    async def run(self, dialog_id: str, draw: DialogPlanInput) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "domain": draw.domain,
+            "tools": [e["spec"] for e in draw.entries],
+            "tool_sources": {e["spec"]["name"]: e.get("source") for e in draw.entries},
+            "current_time": draw.current_time,
+            "kinds": draw.kinds,
+            "messages": [],
+            "steps": [],
+            "status": "ok",
+        }
+        messages: list[dict[str, Any]] = record["messages"]
+        specs = record["tools"]
+        try:
+            record["plan"] = await self.plan(draw)
+            for request in record["plan"]:
+                messages.append({"role": "user", "content": await self.user_turn(messages, request, "new_request", "Make this request now.")})
+                supplied = not request.get("withhold")
+                for _ in range(self.settings.max_assistant_steps_per_request):
+                    parsed = await self.assistant_turn(draw, messages)
+                    calls = [c.to_dict() for c in parsed.calls]
+                    issues = [{"reason": "malformed_call", "message": e} for e in parsed.errors]
+                    for call in calls:
+                        issues += [{"reason": i.reason, "message": i.message} for i in validate_call(call, specs)]
+                    if calls or issues:
+                        step = {"message_index": len(messages), "calls": calls, "rule_issues": issues}
+                        record["steps"].append(step)
+                        messages.append({"role": "assistant", "content": parsed.text, "tool_calls": calls})
+                        if issues:
+                            raise DialogAbandoned("rule_failed", "; ".join(i["message"] for i in issues)[:500])
+                        for result in await self.tool_results(dialog_id, draw, calls):
+                            content = result["content"] if result["status"] == "ok" else {"error": result["content"]}
+                            messages.append({"role": "tool", "name": result["name"], "content": json.dumps(content, ensure_ascii=False)})
+                        continue
+                    messages.append({"role": "assistant", "content": parsed.text or "(no answer)"})
+                    if not supplied:
+                        supplied = True
+                        messages.append({"role": "user", "content": await self.user_turn(messages, request, "supply", "The assistant asked for something you left out: give it now.")})
+                        continue
+                    break
+        except DialogAbandoned as error:
+            record["status"] = error.reason
+            record["failure"] = str(error)
+        except OutputInvalid as error:
+            record["status"] = f"output_{error.reason}"
+            record["failure"] = str(error)[:500]
+        finally:
+            await self.backends.close_session(dialog_id)
+        return record
