@@ -72,6 +72,9 @@ class GRPOSettings(BaseModel):
     epochs: int = Field(2, ge=1, description="passes over the iteration's dataset")
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
     save_freq: int = Field(50, ge=1, description="steps between trainer checkpoints")
+    keep_checkpoints: int = Field(
+        2, ge=1, description="newest trainer checkpoints kept (resume needs one; each holds optimizer state)"
+    )
     seed: int = 0
 
     @model_validator(mode="after")

@@ -8,7 +8,8 @@ Two layers:
 - `run_preflight(...)`: the files and the runtime: interpreter present, parquet readable with the
   contract's columns and enough rows for one step, model directory complete, every prompt within
   `max_prompt_length` under the policy tokenizer, and the reward module importable in the runtime
-  env and scoring the reference answers (rendered labels) as matches.
+  env and scoring the reference answers (rendered labels) as matches; for single-node verl, the
+  GPUs the layout asks for are visible.
 
 All problems are collected and raised together as one `PreflightError`, each naming the key or
 file and the reason.
@@ -148,6 +149,31 @@ def reward_check(python: Path, reward_file: Path, reward_name: str, dataset: Pat
     return json.loads(lines[-1])
 
 
+def local_gpu_problems(python: Path, settings: TrainSettings) -> list[str]:
+    """Single-node verl runs need their GPUs on this machine; say so instead of letting Ray wait.
+
+    Without GPUs verl's resource-pool check fails only after Ray and TransferQueue start, and with
+    few CPUs TransferQueue's storage actors can hang instead (notes/cpu_rl.md §1c). Multi-node
+    layouts are not checked: the driver need not hold GPUs itself.
+    """
+    if settings.backend != "verl" or settings.verl.nnodes != 1:
+        return []
+    proc = subprocess.run(
+        [str(python), "-c", "import torch; print(torch.cuda.device_count())"],
+        capture_output=True, text=True, timeout=300,
+    )
+    found = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else None
+    if found is None or not found.isdigit():
+        return [f"train.python {python}: could not count CUDA devices ({proc.stderr.strip()[-300:]})"]
+    if int(found) < settings.verl.n_gpus_per_node:
+        return [
+            f"train.verl.n_gpus_per_node is {settings.verl.n_gpus_per_node} but {python} sees "
+            f"{found} CUDA device(s) on this machine; verl cannot train without them (use "
+            "backend = 'trl' on CPU)"
+        ]
+    return []
+
+
 def run_preflight(
     settings: TrainSettings,
     dataset: Path,
@@ -178,6 +204,8 @@ def run_preflight(
                 f"dataset {dataset}: {report.rows} rows, fewer than train.grpo.train_batch_size "
                 f"({settings.grpo.train_batch_size}); the trainer would run zero steps"
             )
+    if python_ok:
+        problems += local_gpu_problems(python, settings)
     if python_ok and not data_problems and not model_problems and check_lengths:
         problems += _prompt_length_problems(
             python, init_model, dataset, settings.grpo.max_prompt_length, report

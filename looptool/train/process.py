@@ -65,6 +65,13 @@ def console_sink(console: Any | None) -> LineSink:
         return lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
     if callable(console):
         return console
+    if callable(getattr(console, "write", None)):  # a text file such as sys.stderr
+
+        def to_file(line: str) -> None:
+            console.write(line + "\n")
+            console.flush()
+
+        return to_file
     raise TypeError(f"console must be a rich Console, a callable or None, not {type(console)!r}")
 
 

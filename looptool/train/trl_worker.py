@@ -93,6 +93,7 @@ def grpo_config_kwargs(job: dict[str, Any]) -> dict[str, Any]:
         "logging_steps": t["logging_steps"],
         "save_strategy": "steps",
         "save_steps": g["save_freq"] * updates_per_batch,
+        "save_total_limit": g["keep_checkpoints"],
         "report_to": "none",
         "use_cpu": t["device"] == "cpu",
         "bf16": t["dtype"] == "bfloat16",

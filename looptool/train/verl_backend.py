@@ -124,6 +124,7 @@ def build_overrides(
         ("trainer.default_local_dir", str(checkpoint_dir)),
         ("trainer.resume_mode", "auto"),
         ("trainer.save_freq", g.save_freq),
+        ("trainer.max_actor_ckpt_to_keep", g.keep_checkpoints),
         ("trainer.test_freq", -1),
         ("trainer.val_before_train", False),
         ("trainer.total_epochs", g.epochs),

@@ -38,6 +38,7 @@ def test_paper_preset_overrides(tmp_path):
     assert (o["trainer.nnodes"], o["trainer.n_gpus_per_node"]) == ("1", "8")
     assert o["reward.custom_reward_function.name"] == "compute_score"
     assert o["trainer.resume_mode"] == "auto" and o["trainer.logger"] == "[console]"
+    assert o["trainer.max_actor_ckpt_to_keep"] == "2"
     assert o["actor_rollout_ref.actor.checkpoint.save_contents"] == "[model,optimizer,extra,hf_model]"
     # A path with a space must be quoted for Hydra's grammar.
     assert o["actor_rollout_ref.model.path"] == f"'{tmp_path / 'init model'}'"

@@ -173,3 +173,22 @@ def test_fsdp_checkpoint_exports_to_loadable_hf_dir(require_runtime, tiny_model,
     out = _check(python, "compare", {"model_dir": str(tmp_path / "model"), "reference": args["reference"]}, tmp_path)
     assert out["compared"] > 0 and out["generated"] > 1
     assert out["max_abs_diff"] < 1e-2  # the merger writes bf16: rounding only
+
+
+def test_preflight_in_the_verl_env_passes_data_checks_and_refuses_missing_gpus(samples, require_runtime,
+                                                                               tiny_model, tmp_path):
+    from looptool.train.preflight import PreflightError, run_preflight
+
+    python, model = require_runtime("verl"), tiny_model("verl")
+    write_verl_parquet(samples, tmp_path / "d.parquet")
+    settings = TrainSettings(python=python, verl={"n_gpus_per_node": 2, "tensor_parallel_size": 1,
+                                                  "ppo_micro_batch_size_per_gpu": 1},
+                             grpo={"train_batch_size": 4, "mini_batch_size": 4, "rollouts_per_prompt": 4})
+    with pytest.raises(PreflightError) as info:
+        run_preflight(settings, tmp_path / "d.parquet", model,
+                      reward_file=write_reward_module(tmp_path / "reward_fn.py"))
+    # Lengths were measured and the reward module scored all references: only the GPUs are missing.
+    assert info.value.problems == [
+        f"train.verl.n_gpus_per_node is 2 but {python} sees 0 CUDA device(s) on this machine; "
+        "verl cannot train without them (use backend = 'trl' on CPU)"
+    ]
