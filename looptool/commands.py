@@ -30,10 +30,10 @@ def _run_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from looptool.synth.seed import build_seed
+    from looptool.pipeline import run_all
 
     loaded = load(args.config)
-    anyio.run(build_seed, loaded, "samples")
+    anyio.run(run_all, loaded)
     return 0
 
 

@@ -32,6 +32,9 @@ class Provenance(BaseModel):
     verdicts: dict[str, Any] = Field(default_factory=dict)
     analysis: str | None = None
     previous_label: list[dict[str, Any]] | None = None
+    bucket: Literal["ES", "EE", "HPPL", "SEED_NEW"] | None = Field(
+        None, description="which part of Eq. 5 put the sample into the current dataset"
+    )
 
 
 class StepSample(BaseModel):

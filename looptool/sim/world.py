@@ -83,10 +83,10 @@ def tools_from_request(payload: dict[str, Any]) -> list[dict[str, Any]]:
     for message in payload.get("messages") or []:
         if message.get("role") != "system":
             continue
-        block = TOOLS_BLOCK.search(_content(message))
-        if not block:
+        blocks = [b.strip() for b in TOOLS_BLOCK.findall(_content(message)) if "{" in b]
+        if not blocks:  # prose may mention "<tools></tools>" before the real block
             continue
-        body = block.group(1).strip()
+        body = blocks[-1]
         decoded = _json_at(body, 0) if body.startswith("[") else None
         if decoded and isinstance(decoded[0], list):
             return [t for t in (normalize_tool(x) for x in decoded[0]) if t]

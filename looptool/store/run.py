@@ -98,6 +98,12 @@ class RunStore:
         manifest["stages"][key] = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info}
         atomic_write_json(self.manifest_path, manifest)
 
+    def mark_progress(self, text: str) -> None:
+        """Where the run is now (shown by `looptool status`)."""
+        manifest = self.manifest()
+        manifest["next"] = text
+        atomic_write_json(self.manifest_path, manifest)
+
     def forget(self, key: str) -> None:
         """Mark a stage as not done (e.g. `looptool rerun`); its files stay for inspection."""
         manifest = self.manifest()

@@ -26,7 +26,8 @@ SAMPLES = "seed/samples"
 
 
 def resolve_model_dir(loaded: LoadedConfig) -> Path | None:
-    """The policy's initial model directory if it already exists (built-in names are not built here)."""
+    """The policy's initial model directory if it exists with a tokenizer (built-in names are not
+    built here: prompt lengths are then measured by the trainer's own pre-flight)."""
     name = loaded.config.policy.init_model
     if name in ("smollm2", "tiny"):
         from looptool.models import model_dir
@@ -34,7 +35,8 @@ def resolve_model_dir(loaded: LoadedConfig) -> Path | None:
         path = model_dir(name)
     else:
         path = loaded.resolve_path(name)
-    return path if (path / "config.json").is_file() else None
+    has_tokenizer = (path / "tokenizer.json").is_file() or (path / "tokenizer_config.json").is_file()
+    return path if (path / "config.json").is_file() and has_tokenizer else None
 
 
 class SeedBuilder:

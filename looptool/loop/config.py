@@ -1,0 +1,94 @@
+"""Settings of the closed loop (paper §4, Algorithm 1, Eq. 5, Tables 3-4)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeSettings(_Strict):
+    """GCP: greedy decoding of the new policy on every sample of D_j."""
+
+    max_tokens: int = Field(1024, ge=1)
+    high_ppl_rule: Literal["top_fraction", "threshold"] = "top_fraction"
+    high_ppl_fraction: float = Field(0.2, gt=0, le=1, description="top share of mastered samples by perplexity")
+    high_ppl_threshold: float = Field(1.5, gt=1, description="perplexity above which a mastered sample is kept")
+    concurrency: int = Field(256, ge=1)
+
+
+class JudgeSettings(_Strict):
+    """JGLV: label vs prediction, position bias removed."""
+
+    order: Literal["both", "random"] = Field(
+        "both", description="both: judge A/B and B/A and combine by the conservative rule; random: one call, order recorded"
+    )
+    concurrency: int = Field(128, ge=1)
+
+
+SCENARIOS = (
+    "change the complexity: more context, more constraints or an extra distracting detail",
+    "change the user persona: a different person with a different tone and vocabulary",
+    "change the interaction style: terse, chatty, indirect, or with a correction midway",
+    "change the data: other names, places, numbers, dates and units in the same roles",
+)
+
+
+class ExpandSettings(_Strict):
+    """EDDE: k new samples per error seed, verified like seed dialogs."""
+
+    k: int = Field(4, ge=1, le=16)
+    scenarios: list[str] = Field(default_factory=lambda: list(SCENARIOS))
+    judge: bool = True
+    near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+    concurrency: int = Field(64, ge=1)
+
+
+class ComposeSettings(_Strict):
+    """Eq. 5: D_{j+1} = D_ES + D_EE + D_HPPL + D_seed-new at a fixed total size."""
+
+    dataset_size: int | None = Field(None, ge=1, description="|D_j| for every iteration; default: the size of D_1")
+    first_iteration_size: int | None = Field(None, ge=1, description="|D_1| (all seed); default: every seed sample")
+    seed_new_shares: list[float] = Field(
+        default_factory=lambda: [1.0, 0.308, 0.154, 0.077],
+        description="share of never-trained seed samples in D_1, D_2, ...; the last value repeats (paper Table 3)",
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> "ComposeSettings":
+        if not self.seed_new_shares or any(not 0 <= s <= 1 for s in self.seed_new_shares):
+            raise ValueError("seed_new_shares must be a non-empty list of values in [0, 1]")
+        return self
+
+    def seed_new_share(self, iteration: int) -> float:
+        return self.seed_new_shares[min(iteration - 1, len(self.seed_new_shares) - 1)]
+
+
+class AblationSettings(_Strict):
+    """The five ablations of paper Table 4, as switches."""
+
+    no_high_ppl: bool = False
+    no_jglv: bool = False
+    no_edde: bool = False
+    high_ppl_replace: bool = Field(False, description="replace D_HPPL by as many random mastered samples")
+    error_seed_repetition: bool = Field(False, description="instead of EDDE, repeat each error seed k times")
+
+
+class EvalSettings(_Strict):
+    bfcl_each_iteration: bool = False
+    limit_per_category: int | None = Field(None, ge=1)
+    categories: list[str] = Field(default_factory=list, description="empty: every offline category")
+    prompt_format: Literal["paper", "native"] = "paper"
+
+
+class LoopSettings(_Strict):
+    probe: ProbeSettings = Field(default_factory=ProbeSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+    expand: ExpandSettings = Field(default_factory=ExpandSettings)
+    compose: ComposeSettings = Field(default_factory=ComposeSettings)
+    ablations: AblationSettings = Field(default_factory=AblationSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)

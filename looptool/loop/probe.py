@@ -1,0 +1,78 @@
+"""GCP, greedy capability probing (paper §4.2): the new policy answers every sample of D_j.
+
+Greedy (temperature 0, n = 1) through the endpoint client, the same paper-format prompt the
+trainer saw, ToolMatch in reward mode against the label, and the perplexity of the policy's own
+output from its token logprobs (exp of the mean negative logprob over generated tokens, reasoning
+included, as the reference code computes it). Mastered samples with high perplexity are kept as
+D_HPPL: solved, but not confidently.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from looptool.loop.config import ProbeSettings
+from looptool.roles.caller import RoleCaller
+from looptool.samples import StepSample
+from looptool.tools.match import toolmatch
+from looptool.tools.parse import parse_tool_calls
+from looptool.tools.render import render_paper_messages
+
+STAGE = "probe"
+
+
+def perplexity(logprobs: Iterable[float]) -> float | None:
+    values = [v for v in logprobs if v is not None and not math.isnan(v)]
+    if not values:
+        return None
+    return math.exp(-sum(values) / len(values))
+
+
+async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSettings) -> dict[str, Any]:
+    messages = render_paper_messages(sample.tools, sample.messages, sample.current_time)
+    answer = await caller.call("policy", "answer", messages=messages, temperature=0.0, max_tokens=settings.max_tokens, logprobs=True)
+    choice = answer.result.first
+    text = choice.text
+    parsed = parse_tool_calls(text)
+    match = toolmatch(text, sample.label_calls, sample.tools, mode="reward")
+    ppl = perplexity(t.logprob for t in choice.logprobs) if choice.logprobs else None
+    return {
+        "prediction": text,
+        "pred_calls": [c.to_dict() for c in parsed.calls],
+        "format_ok": parsed.ok,
+        "matched": match.matched,
+        "reasons": match.reasons[:8],
+        "ppl": ppl,
+        "tokens": answer.result.usage.completion_tokens,
+        "finish_reason": choice.finish_reason,
+    }
+
+
+def high_ppl_ids(results: list[dict[str, Any]], settings: ProbeSettings) -> tuple[set[str], float | None]:
+    """Mastered samples the policy solved with high perplexity, and the cutoff used."""
+    mastered = sorted((r for r in results if r["matched"] and r.get("ppl") is not None), key=lambda r: r["ppl"], reverse=True)
+    if not mastered:
+        return set(), None
+    if settings.high_ppl_rule == "threshold":
+        cutoff = settings.high_ppl_threshold
+        return {r["id"] for r in mastered if r["ppl"] >= cutoff}, cutoff
+    count = max(1, round(len(mastered) * settings.high_ppl_fraction))
+    chosen = mastered[:count]
+    return {r["id"] for r in chosen}, chosen[-1]["ppl"]
+
+
+def probe_counts(results: list[dict[str, Any]], hppl: set[str], cutoff: float | None) -> dict[str, Any]:
+    mastered = sum(1 for r in results if r["matched"])
+    ppls = [r["ppl"] for r in results if r.get("ppl") is not None]
+    return {
+        "probed": len(results),
+        "mastered": mastered,
+        "mismatched": len(results) - mastered,
+        "accuracy": round(mastered / len(results), 4) if results else 0.0,
+        "malformed": sum(1 for r in results if not r["format_ok"]),
+        "high_ppl": len(hppl),
+        "high_ppl_cutoff": round(cutoff, 4) if cutoff is not None else None,
+        "mean_ppl": round(sum(ppls) / len(ppls), 4) if ppls else None,
+    }

@@ -1,0 +1,32 @@
+"""`looptool run`: seed construction, then J loop iterations, in one resumable run directory."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from looptool.config.load import LoadedConfig
+from looptool.loop.runner import LoopRunner, Trainer, policy_is_served_by_loop
+from looptool.session import EngineSession
+from looptool.store import RunStore
+from looptool.synth.seed import SeedBuilder
+from looptool.ui import console
+
+ALL_ROLES = ["planner", "user", "assistant", "tool", "judge", "generator", "policy"]
+
+
+async def run_all(loaded: LoadedConfig, *, trainer: Trainer | None = None) -> dict[str, Any]:
+    loaded.require_roles(ALL_ROLES)
+    started = time.monotonic()
+    store = RunStore(loaded.run_dir)
+    with store:
+        store.save_config(Path(loaded.source), loaded.config.model_dump(mode="json"))
+        roles = [r for r in ALL_ROLES if not (r == "policy" and policy_is_served_by_loop(loaded))]
+        async with EngineSession(loaded, cache_path=store.root / "cache" / "requests.sqlite", roles=roles) as session:
+            store.mark_progress("seed construction")
+            seed = await SeedBuilder(loaded, store, session).run("samples")
+            rows = await LoopRunner(loaded, store, session, trainer).run()
+    elapsed = time.monotonic() - started
+    console.print(f"run finished in {elapsed:.0f} s: {store.root}")
+    return {"seed": seed, "iterations": rows, "elapsed_s": elapsed}
