@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from looptool.loop.config import LoopSettings
 from looptool.synth.config import SynthSettings
 from looptool.train.config import TrainSettings
 
@@ -129,3 +130,4 @@ class RunConfig(Strict):
     policy: PolicySection = Field(default_factory=PolicySection)
     synth: SynthSettings = Field(default_factory=SynthSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
+    loop: LoopSettings = Field(default_factory=LoopSettings)
