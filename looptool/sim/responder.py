@@ -14,7 +14,7 @@ import re
 import time
 from typing import Any, Callable
 
-from looptool.sim.schema_values import WORDS, value_for
+from looptool.sim.schema_values import WORDS, string_for_pattern, value_for
 from looptool.sim.settings import ModelProfile, SimSettings
 from looptool.sim.world import Step, canonical_step, tools_from_request, turns_from_messages
 
@@ -67,21 +67,31 @@ def input_data(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def perturb_calls(calls: list[dict[str, Any]], tools: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
-    """A plausible wrong answer: one argument changed, or a neighbouring tool picked."""
+    """A plausible wrong answer that still passes schema checks where it can: one argument gets
+    another valid value (another enum member, another string of the same pattern, a shifted
+    number), or a neighbouring tool is picked. Semantic errors, like the ones real labellers make."""
     calls = json.loads(json.dumps(calls))
     target = rng.choice(calls)
     arguments = target["arguments"]
+    spec = next((t for t in tools if t.get("name") == target["name"]), {})
+    properties = (spec.get("parameters") or {}).get("properties") or {}
     if arguments:
         key = rng.choice(sorted(arguments))
         value = arguments[key]
-        if isinstance(value, bool):
+        schema = properties.get(key) if isinstance(properties.get(key), dict) else {}
+        if isinstance(schema.get("enum"), list) and len(schema["enum"]) > 1:
+            arguments[key] = rng.choice([v for v in schema["enum"] if v != value])
+        elif isinstance(value, bool):
             arguments[key] = not value
         elif isinstance(value, int):
             arguments[key] = value + rng.randint(1, 9)
         elif isinstance(value, float):
             arguments[key] = round(value + rng.uniform(1, 9), 2)
         elif isinstance(value, str):
-            arguments[key] = next(w for w in rng.sample(WORDS, 3) if w != value)
+            replacement = string_for_pattern(schema["pattern"], rng) if isinstance(schema.get("pattern"), str) else None
+            if replacement is None or replacement == value:
+                replacement = next(w for w in rng.sample(WORDS, 3) if w != value)
+            arguments[key] = replacement
         else:
             arguments.pop(key)
     else:
@@ -132,6 +142,12 @@ def _structured(payload: dict[str, Any]) -> tuple[str, str, Any] | None:
 
 def chat_message(payload: dict[str, Any], settings: SimSettings, rng: random.Random) -> tuple[dict[str, Any], str]:
     """The assistant message and finish reason for one choice."""
+    if settings.oracle_path:  # a known-answer table (looptool.sim.oracle) takes precedence when it matches
+        from looptool.sim.oracle import oracle_message
+
+        answer = oracle_message(payload, settings, rng)
+        if answer is not None:
+            return answer
     model = str(payload.get("model", ""))
     profile = settings.profile(model)
     structured = _structured(payload)

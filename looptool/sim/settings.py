@@ -45,6 +45,7 @@ class SimSettings(BaseModel):
     models: dict[str, ModelProfile] = Field(default_factory=dict)
     default_profile: ModelProfile = Field(default_factory=ModelProfile)
     faults: FaultPlan = Field(default_factory=FaultPlan)
+    oracle_path: str | None = Field(None, description="JSONL table of known answers (looptool.sim.oracle)")
 
     def profile(self, model: str) -> ModelProfile:
         return self.models.get(model, self.default_profile)

@@ -35,7 +35,7 @@ def recorded_checkpoint(tmp_path: Path) -> Path:
 
 
 def loop_config(tmp_path: Path, *, dialogs: int = 40, iterations: int = 2, label_noise: float = 0.3, policy_errors: float = 0.3,
-                extra: str = "", latency_ms: float = 0) -> Path:
+                first_size: int = 60, dataset_size: int | None = None, extra: str = "", latency_ms: float = 0) -> Path:
     text = f"""
 [run]
 name = "loop"
@@ -89,7 +89,8 @@ concurrency = 32
 judge = false   # rule tier only: well-formed wrong labels survive, as they do past real judges
 
 [loop.compose]
-first_iteration_size = 60
+first_iteration_size = {first_size}
+{f"dataset_size = {dataset_size}" if dataset_size else ""}
 {extra}
 """
     path = tmp_path / "loop.toml"

@@ -1,0 +1,122 @@
+"""The whole loop against the simulator, with the recorded-checkpoint trainer double."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from looptool.config import load_config
+from looptool.pipeline import run_all
+from looptool.samples import StepSample
+from looptool.sim.world import canonical_step, turns_from_messages
+from looptool.store import read_json, read_jsonl
+
+sys.path.insert(0, str(Path(__file__).parent))
+from loop_support import RecordedCheckpointTrainer, loop_config, recorded_checkpoint  # noqa: E402
+
+
+def canonical(sample: StepSample) -> list[dict]:
+    return canonical_step(sample.tools, turns_from_messages(sample.messages)).calls
+
+
+def norm(calls: list[dict]) -> list[str]:
+    return sorted(json.dumps(c, sort_keys=True) for c in calls)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RecordedCheckpointTrainer, dict]:
+    tmp = tmp_path_factory.mktemp("loop")
+    config = loop_config(tmp, dialogs=60, iterations=2, label_noise=0.35, first_size=30, dataset_size=30)
+    trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp))
+    result = anyio.run(lambda: run_all(load_config(config), trainer=trainer))
+    return tmp / "run", trainer, result
+
+
+def samples(path: Path) -> list[StepSample]:
+    return [StepSample.model_validate(r) for r in read_jsonl(path)]
+
+
+def test_label_noise_is_found_by_jglv_and_fixed(finished_run) -> None:
+    run, _, _ = finished_run
+    d1 = {s.id: s for s in samples(run / "iter_01/dataset/dataset.jsonl")}
+    noisy = {i for i, s in d1.items() if s.label_calls and norm(s.label_calls) != norm(canonical(s))}
+    assert noisy, "the labeler's injected noise should reach D_1 (rule tier only in this config)"
+    verdicts = {v["id"]: v for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl")}
+    fixed = {i for i, v in verdicts.items() if v["verdict"] == "LABEL_WRONG"}
+    assert fixed, "JGLV found no wrong label"
+    assert fixed <= noisy, "a correct label was 'fixed'"
+    probes = {r["id"]: r for r in read_jsonl(run / "iter_01/probe/results.jsonl")}
+    # Every noisy label the policy answered correctly is caught (the judge here is exact).
+    caught_possible = {i for i in noisy if norm(probes[i]["pred_calls"]) == norm(canonical(d1[i]))}
+    assert caught_possible <= fixed
+    d2 = {s.id: s for s in samples(run / "iter_02/dataset/dataset.jsonl")}
+    for sample_id in fixed & set(d2):
+        sample = d2[sample_id]
+        assert sample.provenance.origin == "label_fix" and sample.provenance.bucket == "ES"
+        assert norm(sample.label_calls) == norm(canonical(sample))
+        assert norm(sample.provenance.previous_label) == norm(d1[sample_id].label_calls)
+
+
+def test_edde_samples_trace_to_their_error_seeds(finished_run) -> None:
+    run, _, _ = finished_run
+    verdicts = {v["id"]: v["verdict"] for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl")}
+    seeds = {i for i, v in verdicts.items() if v in ("PRED_WRONG", "LABEL_WRONG")}
+    accepted = samples(run / "iter_01/expand/accepted.jsonl")
+    assert accepted
+    for sample in accepted:
+        assert sample.provenance.origin == "edde" and sample.provenance.parent_id in seeds
+        assert canonical(sample) == sample.label_calls, "an EDDE label disagrees with its own user text"
+    d2_ee = [s for s in samples(run / "iter_02/dataset/dataset.jsonl") if s.provenance.bucket == "EE"]
+    assert d2_ee and {s.id for s in d2_ee} <= {s.id for s in accepted}
+
+
+def test_composition_follows_the_configured_shares(finished_run) -> None:
+    run, _, _ = finished_run
+    for iteration, share in ((1, 0.308), (2, 0.154)):
+        composition = read_json(run / f"iter_{iteration:02d}/compose/composition.json")
+        dataset = samples(run / f"iter_{iteration + 1:02d}/dataset/dataset.jsonl")
+        assert composition["size"] == len(dataset) == 30
+        buckets = [s.provenance.bucket for s in dataset]
+        assert buckets.count("SEED_NEW") >= round(share * 30)
+        for bucket in ("ES", "EE", "HPPL", "SEED_NEW"):
+            assert composition[f"D_{bucket}"] == buckets.count(bucket)
+        assert len({s.id for s in dataset}) == len(dataset)
+    seen_seed_new: set[str] = set()
+    for iteration in (1, 2, 3):
+        new = {s.id for s in samples(run / f"iter_{iteration:02d}/dataset/dataset.jsonl") if s.provenance.bucket == "SEED_NEW"}
+        assert not new & seen_seed_new, "a 'never trained' seed sample was reused"
+        seen_seed_new |= new
+
+
+def test_trainer_chain_and_report(finished_run) -> None:
+    run, trainer, result = finished_run
+    assert [c["dataset"] for c in trainer.calls] == [run / "iter_01/dataset/dataset.jsonl", run / "iter_02/dataset/dataset.jsonl"]
+    assert trainer.calls[1]["init_model"] == run / "iter_01/train/model"
+    rows = read_json(run / "report/iterations.json")
+    assert [r["iteration"] for r in rows][:2] == [1, 2]
+    assert rows[0]["LABEL_WRONG"] >= 1 and rows[0]["accuracy"] is not None
+    png = (run / "report/metrics.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert "| iter |" in (run / "report/iterations.md").read_text()
+    manifest = read_json(run / "manifest.json")
+    assert manifest["next"] == "finished"
+    for stage in ("train", "probe", "judge", "expand", "compose"):
+        assert f"iter_02/{stage}" in manifest["stages"]
+
+
+def test_no_jglv_ablation_never_touches_labels(tmp_path: Path) -> None:
+    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, extra="[loop.ablations]\nno_jglv = true\nno_edde = true\nno_high_ppl = true")
+    trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
+    anyio.run(lambda: run_all(load_config(config), trainer=trainer))
+    run = tmp_path / "run"
+    verdicts = read_jsonl(run / "iter_01/judge/verdicts.jsonl")
+    assert verdicts and all(v["verdict"] == "PRED_WRONG" and v["ablation"] == "no_jglv" for v in verdicts)
+    judge_stats = read_json(run / "stats/iter_01__judge.json")
+    assert judge_stats["total"]["requests"] == 0
+    d2 = samples(run / "iter_02/dataset/dataset.jsonl")
+    assert not [s for s in d2 if s.provenance.bucket in ("EE", "HPPL")]
+    assert not [s for s in d2 if s.provenance.origin == "label_fix"]
