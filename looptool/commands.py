@@ -38,3 +38,25 @@ def _run_run(args: argparse.Namespace) -> int:
 
 
 command("run", "run the LoopTool loop (seed construction, then iterations) for a config")((_run_args, _run_run))
+
+
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    _config_arg(parser)
+    parser.add_argument("--dataset", required=True, help="D_j as StepSample JSONL or verl parquet")
+    parser.add_argument("--init-model", required=True, help="Hugging Face model directory to start from")
+    parser.add_argument("--work-dir", required=True, help="where logs, checkpoints and the trained model go")
+
+
+def _train_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from looptool.train.runner import run_training
+    from looptool.ui import console
+
+    loaded = load(args.config)
+    result = anyio.run(lambda: run_training(loaded.config.train, Path(args.dataset), Path(args.init_model), Path(args.work_dir), console=console))
+    console.print(f"trained model: {result.model_dir}")
+    return 0
+
+
+command("train", "train one iteration (verl or TRL backend, from [train]) on a dataset, from a checkpoint")((_train_args, _train_run))

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from looptool.errors import LoopToolError
+from looptool.errors import LoopToolError, StageError
 from looptool.store.jsonl import JsonlWriter
 from looptool.ui import ProgressReporter
 
@@ -33,6 +33,18 @@ class UnitsSummary:
     failed: int = 0
     elapsed_s: float = 0.0
     failures_by_reason: Counter[str] = field(default_factory=Counter)
+
+    def require(self, stage: str, max_failed_fraction: float = 0.0) -> None:
+        """Stop the stage (unfinished, so a rerun retries the failed units) when too many failed.
+
+        Failed units are not in the output file, so nothing already produced is lost either way."""
+        done = self.skipped + self.completed + self.failed
+        if self.failed and self.failed > max_failed_fraction * max(1, done):
+            reasons = ", ".join(f"{k}: {v}" for k, v in self.failures_by_reason.most_common(3))
+            raise StageError(
+                f"{stage}: {self.failed} of {done} units failed ({reasons}); see {stage}/errors.jsonl, "
+                "fix the cause (endpoint down? bad request?) and rerun: finished units are kept"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -23,12 +23,43 @@ from looptool.llm.types import (
 CHOICE_WRAPPER_KEY = "choice"
 
 
+# Keywords grammar engines reject or mishandle (vLLM's xgrammar refuses the whole request for
+# uniqueItems, multipleOf, unsupported formats, pattern+length pairs). They are dropped from the
+# schema sent to the server only; the caller still validates answers against the full schema.
+_WIRE_DROPPED = frozenset({"uniqueItems", "contains", "minContains", "maxContains", "multipleOf", "propertyNames", "format", "$schema"})
+
+
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"})
+
+
+def wire_schema(schema: Any) -> Any:
+    """`schema` without the dropped keywords; property *names* are never touched."""
+    if isinstance(schema, list):
+        return [wire_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _WIRE_DROPPED:
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: wire_schema(sub) for name, sub in value.items()}
+        elif key in ("enum", "const", "default", "examples", "required"):
+            out[key] = value
+        else:
+            out[key] = wire_schema(value)
+    if "pattern" in out:
+        for bound in ("minLength", "maxLength"):
+            out.pop(bound, None)
+    return out
+
+
 def _structured_fields(structured: StructuredOutput, dialect: str) -> dict[str, Any]:
     if structured.kind == "json_schema":
         return {
             "response_format": {
                 "type": "json_schema",
-                "json_schema": {"name": structured.name, "schema": structured.schema or {}},
+                "json_schema": {"name": structured.name, "schema": wire_schema(structured.schema or {})},
             }
         }
     if dialect == "vllm":

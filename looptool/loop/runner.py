@@ -185,8 +185,7 @@ class LoopRunner:
             out_path = self.store.path(key, "results.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=self.settings.probe.concurrency, label=f"iteration {iteration}: probe", total=len(samples))
-            if summary.failed:
-                raise StageError(f"{key}: {summary.failed} samples could not be probed (see {key}/errors.jsonl); rerun to retry them")
+            summary.require(key)
             results = list(iter_jsonl(out_path))
             hppl, cutoff = gcp.high_ppl_ids(results, self.settings.probe)
             atomic_write_json(self.store.path(key, "high_ppl.json"), {"ids": sorted(hppl), "cutoff": cutoff})
@@ -212,8 +211,7 @@ class LoopRunner:
             out_path = self.store.path(key, "verdicts.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(mismatched, work, out=out, errors=errors, concurrency=self.settings.judge.concurrency, label=f"iteration {iteration}: JGLV")
-            if summary.failed:
-                raise StageError(f"{key}: {summary.failed} judge calls failed (see {key}/errors.jsonl); rerun to retry them")
+            summary.require(key)
             counts: dict[str, Any] = {"judged": len(mismatched)}
             verdicts = list(iter_jsonl(out_path))
             for name in jglv.VERDICTS:
@@ -249,6 +247,7 @@ class LoopRunner:
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=self.settings.expand.concurrency, label=f"iteration {iteration}: EDDE", total=len(seeds))
+            summary.require(key, max_failed_fraction=0.1)
             records = list(iter_jsonl(out_path))
             index = edde.pool_index(current + self.seed_pool(), self.settings.expand.near_duplicate_threshold)
             accepted, dropped = edde.remove_near_duplicates(records, index)

@@ -96,6 +96,7 @@ class SeedBuilder:
 
             with JsonlWriter(self.store.path(DIALOGS, "dialogs.jsonl")) as out, JsonlWriter(self.store.path(DIALOGS, "errors.jsonl")) as errors:
                 summary = await run_units(units, work, out=out, errors=errors, concurrency=self.settings.dialogs.concurrency, label="dialogs", total=count)
+            summary.require(DIALOGS, max_failed_fraction=0.1)
             statuses: dict[str, int] = {}
             turns = steps = 0
             for record in iter_jsonl(self.store.path(DIALOGS, "dialogs.jsonl")):
@@ -127,7 +128,8 @@ class SeedBuilder:
                 return await verify.verify_dialog(self.caller, record, self.settings.verify.judge)
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(verify.STAGE, "errors.jsonl")) as errors:
-                await run_units(records.items(), work, out=out, errors=errors, concurrency=self.settings.verify.concurrency, label="verification")
+                summary = await run_units(records.items(), work, out=out, errors=errors, concurrency=self.settings.verify.concurrency, label="verification")
+            summary.require(verify.STAGE)
             verdicts = list(iter_jsonl(out_path))
             passed = [records[v["id"]] for v in verdicts if v.get("passed")]
             duplicates = verify.deduplicate(passed, self.settings.verify.near_duplicate_threshold)

@@ -22,12 +22,14 @@ from typing import Any
 import anyio
 from anyio.streams.text import TextReceiveStream
 
+from looptool.errors import StageError
+
 LineSink = Callable[[str], Any]
 
 TERMINATE_GRACE_S = 15.0
 
 
-class TrainerFailed(RuntimeError):
+class TrainerFailed(StageError, RuntimeError):
     """The trainer exited non-zero. Carries what a person needs to diagnose and re-run it."""
 
     def __init__(
