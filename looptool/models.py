@@ -8,10 +8,15 @@ as a subprocess; this module itself stays stdlib-only (the orchestrator never im
 A model directory either exists complete or not at all: the script writes into a temporary
 sibling folder that is renamed into place only after the script succeeded, so an interrupted
 build never leaves a half-written model that a later run would mistake for a finished one.
+Each directory records a fingerprint of the script and template that built it; a model built by
+an older version of either is rebuilt instead of silently reused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -25,6 +30,9 @@ MODEL_SCRIPTS: dict[str, str] = {
     "tiny": "make_tiny_model.py",
     "smollm2": "convert_smollm2.py",
 }
+# Inputs of every build besides the script itself: a change to any of them makes a model stale.
+SHARED_INPUTS = ("tool_chat_template.jinja",)
+BUILD_RECORD = "looptool-build.json"
 BUILD_TIMEOUT_S = 1800.0
 _LOG_TAIL_LINES = 40
 
@@ -59,17 +67,18 @@ def require_runtime_python(runtime: str) -> Path:
 
 
 def ensure_model(name: str) -> Path:
-    """Return the directory of model `name`, building it first if it is not there yet.
+    """Return the directory of model `name`, building it first if it is missing or stale.
 
     Blocking (a build takes seconds for "tiny", up to a minute for "smollm2"); async callers run
     it with `anyio.to_thread.run_sync`. Two concurrent callers may both build; the first rename
     wins and the other's copy is discarded, so the result is always one complete directory.
     """
     target = model_dir(name)
-    if target.is_dir():
+    script = data_dir("scripts") / MODEL_SCRIPTS[name]
+    fingerprint = _fingerprint(script)
+    if target.is_dir() and _recorded_fingerprint(target) == fingerprint:
         return target
     python = require_runtime_python("vllm")
-    script = data_dir("scripts") / MODEL_SCRIPTS[name]
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=target.parent))
     try:
@@ -98,6 +107,10 @@ def ensure_model(name: str) -> Path:
                 f"last output:\n{_tail(log)}"
             )
         shutil.copyfile(log, out / "looptool-build.log")
+        (out / BUILD_RECORD).write_text(json.dumps({"model": name, "fingerprint": fingerprint}, indent=1))
+        if target.is_dir():  # stale: move it aside (inside staging, removed below), then swap in
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(target, staging / "stale")
         try:
             os.rename(out, target)
         except OSError:
@@ -106,6 +119,20 @@ def ensure_model(name: str) -> Path:
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fingerprint(script: Path) -> str:
+    digest = hashlib.sha256()
+    for path in (script, *(script.parent / shared for shared in SHARED_INPUTS)):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _recorded_fingerprint(target: Path) -> str | None:
+    try:
+        return json.loads((target / BUILD_RECORD).read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _check_name(name: str) -> None:

@@ -66,3 +66,16 @@ def test_script_that_writes_no_model_is_a_failure(home: Path) -> None:
     with pytest.raises(ModelBuildError, match="forgot to save"):
         ensure_model("tiny")
     assert not model_dir("tiny").exists()
+
+
+def test_model_from_an_older_script_is_rebuilt(home: Path) -> None:
+    _fake_runtime(home, 'echo run >> "$LOOPTOOL_HOME/calls"\nmkdir -p "$2"\necho "{\\"v\\": 2}" > "$2/config.json"\n')
+    stale = home / "models" / "tiny"
+    stale.mkdir(parents=True)
+    (stale / "config.json").write_text('{"v": 1}')
+    (stale / "looptool-build.json").write_text('{"model": "tiny", "fingerprint": "from-an-old-script"}')
+    path = ensure_model("tiny")
+    assert path == stale and (path / "config.json").read_text().strip() == '{"v": 2}'
+    assert sorted(p.name for p in (home / "models").iterdir()) == ["tiny"]
+    assert ensure_model("tiny") == path
+    assert (home / "calls").read_text().count("run") == 1

@@ -8,11 +8,11 @@ handling is checked in seconds. The same paths against real vLLM are in test_vll
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -166,25 +166,27 @@ def _procs_mentioning(token: str) -> list[int]:
     return found
 
 
-def _spawn_stale_fake(fake_python: Path, name: str, env_extra: dict | None = None) -> subprocess.Popen:
-    """A fake server left running by a 'crashed' earlier run, in its own process group."""
+def _spawn_stale_fake(fake_python: Path, name: str) -> subprocess.Popen:
+    """A fake server left running by a 'crashed' earlier run, in its own process group.
+
+    Returns once it answers /health: a leftover server is one that was serving, not one caught
+    halfway through exec (when /proc shows no command line yet).
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    return subprocess.Popen(
-        [
-            str(fake_python),
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-            "--port",
-            str(port),
-            "--served-model-name",
-            name,
-        ],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        env=dict(os.environ, **(env_extra or {})),
-    )
+    argv = [str(fake_python), "-m", "vllm.entrypoints.openai.api_server", "--port", str(port)]
+    process = subprocess.Popen([*argv, "--served-model-name", name], start_new_session=True, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", trust_env=False, timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # readiness polling interval
+    process.kill()
+    raise AssertionError(f"fake server {name} did not come up (exit code {process.poll()})")
 
 
 @pytest.mark.anyio
