@@ -69,7 +69,8 @@ class VLLMServerSpec(BaseModel):
     extra_args: tuple[str, ...] = ()
     env: dict[str, str] = Field(default_factory=dict)
     python: Path | None = Field(None, description="interpreter of the vLLM runtime; default: the 'vllm' runtime env")
-    startup_timeout_s: float = Field(300.0, gt=0)
+    # Generous: SmolLM2 took 212 s to start on 2 cores shared with other jobs; a crash is seen at once anyway.
+    startup_timeout_s: float = Field(600.0, gt=0)
     stop_grace_s: float = Field(20.0, ge=0)
 
     def command(self, port: int | None = None, python: Path | None = None) -> list[str]:
