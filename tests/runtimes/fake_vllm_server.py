@@ -8,6 +8,8 @@ the tests can check that stopping reaches the whole group. FAKE_VLLM_MODE picks 
   hang         never listen (startup timeout)
   ignore_term  serve, but ignore SIGTERM (forces the SIGKILL escalation)
 FAKE_VLLM_READY_AFTER (seconds) makes /health answer 503 for a while, as vLLM does while loading.
+Whatever happens to the test that started it, the fake kills its own process group after
+FAKE_VLLM_LIFETIME seconds (default 120), so a failed test cannot leave it running for long.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 parser = argparse.ArgumentParser()
@@ -29,6 +32,11 @@ args, _ = parser.parse_known_args()
 mode = os.environ.get("FAKE_VLLM_MODE", "ok")
 ready_at = time.monotonic() + float(os.environ.get("FAKE_VLLM_READY_AFTER", "0"))
 print(f"fake vllm: mode {mode} on port {args.port}", flush=True)
+lifetime = float(os.environ.get("FAKE_VLLM_LIFETIME", "120"))
+# Only safe because the supervisor (and the tests) start the fake in a process group of its own.
+watchdog = threading.Timer(lifetime, os.killpg, (os.getpgrp(), signal.SIGKILL))
+watchdog.daemon = True
+watchdog.start()
 
 if mode == "die":
     print("fake vllm: ValueError: cannot load the model", flush=True)
@@ -41,12 +49,12 @@ worker = subprocess.Popen(
         "-c",
         "import signal, sys, time; "
         + ("signal.signal(signal.SIGTERM, signal.SIG_IGN); " if mode == "ignore_term" else "")
-        + "time.sleep(600)",
+        + "time.sleep(300)",
         f"fake-vllm-worker-of-{args.served_model_name}",
     ]
 )
 if mode == "hang":
-    time.sleep(600)
+    time.sleep(lifetime + 1)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):

@@ -7,13 +7,16 @@ handling is checked in seconds. The same paths against real vLLM are in test_vll
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -166,6 +169,22 @@ def _procs_mentioning(token: str) -> list[int]:
     return found
 
 
+@pytest.fixture
+def spawn_stale(fake_python: Path) -> Iterator[Callable[[str], subprocess.Popen]]:
+    """Start 'leftover' fake servers; any still alive at teardown (a failed test) are killed."""
+    spawned: list[subprocess.Popen] = []
+
+    def spawn(name: str) -> subprocess.Popen:
+        spawned.append(_spawn_stale_fake(fake_python, name))
+        return spawned[-1]
+
+    yield spawn
+    for process in spawned:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def _spawn_stale_fake(fake_python: Path, name: str) -> subprocess.Popen:
     """A fake server left running by a 'crashed' earlier run, in its own process group.
 
@@ -240,8 +259,8 @@ async def test_stop_escalates_to_sigkill(tmp_path: Path, tag: str, fake_python: 
 
 
 @pytest.mark.anyio
-async def test_stop_stale_stops_a_leftover_server(tmp_path: Path, tag: str, fake_python: Path) -> None:
-    stale = _spawn_stale_fake(fake_python, f"fake-stale-{tag}")
+async def test_stop_stale_stops_a_leftover_server(tmp_path: Path, tag: str, spawn_stale) -> None:
+    stale = spawn_stale(f"fake-stale-{tag}")
     pid_file = tmp_path / "server.pid"
     pid_file.write_text(json.dumps({"pid": stale.pid}))
     assert await stop_stale(pid_file, grace_s=5) is True
@@ -275,9 +294,9 @@ async def test_corrupt_pid_file_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_start_replaces_the_stale_server_of_its_pid_file(
-    tmp_path: Path, tag: str, fake_python: Path, model_dir: Path
+    tmp_path: Path, tag: str, fake_python: Path, model_dir: Path, spawn_stale
 ) -> None:
-    stale = _spawn_stale_fake(fake_python, f"fake-old-{tag}")
+    stale = spawn_stale(f"fake-old-{tag}")
     pid_file = tmp_path / "server.pid"
     pid_file.write_text(json.dumps({"pid": stale.pid}))
     async with VLLMServer(
