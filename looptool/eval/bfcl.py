@@ -16,12 +16,17 @@ decodable call. More than `max_steps` steps with calls in one turn force-quits t
 MAXIMUM_STEP_LIMIT = 20). After each turn the worker judges it (looptool.eval.bfcl_backends);
 the first failed turn decides the item, so later turns are not generated.
 
+A request the server rejects (4xx, e.g. a prompt longer than the model's context) makes the
+item wrong, as BFCL scores inference errors; an endpoint that stays unreachable leaves the item
+without a verdict (counted wrong, flagged incomplete) and a rerun retries it.
+
 Outputs in `<out>`: settings.json, results.jsonl, errors.jsonl (items an endpoint gave up on;
 retried on rerun), scores.json (summary, see looptool.eval.scoreboard) and scores.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from looptool.errors import ConfigError
+from looptool.errors import ConfigError, RequestRejected
 from looptool.eval.bfcl_client import BfclWorker, BfclWorkerDied
 from looptool.eval.bfcl_format import Decoded, PromptFormat, WireTools, build_request, decode_answer
 from looptool.eval.categories import CATEGORIES, KINDS, MULTI_TURN, resolve_categories
@@ -119,9 +124,16 @@ class _ItemRunner:
         return decode_answer(result, tools.names), usage
 
     async def __call__(self, item_id: str, item: dict[str, Any]) -> dict[str, Any]:
-        if item["category"] in MULTI_TURN:
-            return await self._multi_turn(item)
-        return await self._single_turn(item)
+        try:
+            if item["category"] in MULTI_TURN:
+                return await self._multi_turn(item)
+            return await self._single_turn(item)
+        except RequestRejected as exc:
+            # The server refuses this request for good (e.g. the prompt exceeds the model's
+            # context): a wrong answer, as BFCL scores inference errors. Transient failures are
+            # not caught here; run_units records them and a rerun retries the item.
+            return {"category": item["category"], "valid": False, "error_type": "inference_error:request_rejected",
+                    "error": str(exc)[:2000]}
 
     async def _single_turn(self, item: dict[str, Any]) -> dict[str, Any]:
         category = item["category"]
@@ -223,8 +235,13 @@ async def evaluate_bfcl(
     settings: BfclEvalSettings | None = None,
     *,
     title: str | None = None,
+    worker: BfclWorker | None = None,
 ) -> BfclReport:
-    """Evaluate the endpoint(s) behind `role`; resumes from whatever `out_dir` already holds."""
+    """Evaluate the endpoint(s) behind `role`; resumes from whatever `out_dir` already holds.
+
+    `worker`: an already started BFCL worker to use (it stays running); by default one is
+    started for this evaluation and stopped at its end.
+    """
     settings = settings or BfclEvalSettings()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +249,9 @@ async def evaluate_bfcl(
     started = time.monotonic()
     window = client.stats.window()
     python = Path(settings.python).expanduser() if settings.python else None
-    async with BfclWorker(out_dir / "worker", python=python) as worker:
+    async with contextlib.AsyncExitStack() as stack:
+        if worker is None:
+            worker = await stack.enter_async_context(BfclWorker(out_dir / "worker", python=python))
         selection = await worker.call("items", categories=settings.categories, limit=settings.limit, ids=settings.ids)
         items: list[dict[str, Any]] = selection["items"]
         # Dialogs first: they are the long units, so the run does not end waiting on one of them.

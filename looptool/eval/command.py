@@ -2,6 +2,7 @@
 
     looptool eval bfcl run.toml --endpoint vllm_policy --format native --limit 20
     looptool eval bfcl run.toml                     # the endpoint(s) of role "policy"
+    looptool eval bfcl-selfcheck --format native    # the evaluator against BFCL's own ground truth
 
 The output folder (default `<run dir>/eval/bfcl/<endpoint or role>-<format>`) holds the
 per-item results and the score table; running the same command again resumes an interrupted
@@ -46,7 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     bfcl.add_argument("--temperature", type=float, default=0.0)
     bfcl.add_argument("--bfcl-python", help="interpreter of the bfcl runtime (default: the 'bfcl' runtime env)")
     bfcl.add_argument("--cache-salt", help="keeps cached answers of another checkpoint served under the same name apart")
-    bfcl.add_argument("--json", action="store_true", help="print the headline numbers as JSON instead of the table")
+    bfcl.add_argument("--json", action="store_true", help="end with the headline numbers as one JSON object instead of the table")
+
+    check = benchmarks.add_parser(
+        "bfcl-selfcheck", help="check the BFCL evaluator: the simulator answers with BFCL's ground truth",
+        description="Evaluate the built-in simulator answering with BFCL's own ground truth; every item must pass "
+                    "except the known data bugs (looptool.eval.selfcheck). Exit code 1 on any other failure.",
+    )
+    check.add_argument("--out", default="bfcl-selfcheck", help="output folder (default ./bfcl-selfcheck); resumable")
+    check.add_argument("--format", choices=("paper", "native"), default="paper")
+    check.add_argument("--categories", default="all", help="comma-separated categories or groups (default all)")
+    check.add_argument("--limit", type=int, help="first N items of each category")
+    check.add_argument("--bfcl-python", help="interpreter of the bfcl runtime (default: the 'bfcl' runtime env)")
 
 
 def with_endpoint_as_policy(loaded: LoadedConfig, endpoint: str) -> LoadedConfig:
@@ -81,10 +93,33 @@ def _settings(args: argparse.Namespace):
         raise ConfigError("looptool eval bfcl", option, str(error["msg"]).removeprefix("Value error, ")) from None
 
 
+def _selfcheck(args: argparse.Namespace) -> int:
+    from looptool.eval.categories import resolve_categories
+    from looptool.eval.selfcheck import CONTRADICTORY, UNPASSABLE, oracle_selfcheck
+
+    try:
+        categories = resolve_categories(args.categories.split(","))
+    except ValueError as exc:
+        raise ConfigError("looptool eval bfcl-selfcheck", "--categories", str(exc)) from None
+    python = Path(args.bfcl_python) if args.bfcl_python else None
+    result = anyio.run(lambda: oracle_selfcheck(Path(args.out), fmt=args.format, categories=categories, limit=args.limit, python=python))
+    print(result.report.markdown)
+    for item_id, error_type in sorted(result.failures.items()):
+        why = UNPASSABLE.get(item_id) or (f"contradicts {CONTRADICTORY[item_id]}" if item_id in CONTRADICTORY else "UNEXPECTED")
+        print(f"failed {item_id} ({error_type}): {why}")
+    if result.unexpected:
+        print(f"{len(result.unexpected)} unexpected failures: the evaluator (or bfcl-eval) changed; see {args.out}/eval/results.jsonl")
+        return 1
+    print(f"ok: only the {len(result.failures)} known data bugs fail")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the selected benchmark; returns the process exit code."""
+    if args.benchmark == "bfcl-selfcheck":
+        return _selfcheck(args)
     if args.benchmark != "bfcl":
-        raise ConfigError("looptool eval", args.benchmark, "unknown benchmark; available: bfcl")
+        raise ConfigError("looptool eval", args.benchmark, "unknown benchmark; available: bfcl, bfcl-selfcheck")
     from looptool.cli import load
     from looptool.eval.bfcl import evaluate_bfcl
     from looptool.session import EngineSession
