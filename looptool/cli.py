@@ -87,7 +87,7 @@ def _sim_run(args: argparse.Namespace) -> int:
             faults=FaultPlan(rates=rates, retry_after_s=args.retry_after),
         )
     try:
-        anyio.run(serve_forever, settings, args.host, args.port, args.ready_file)
+        run_async(serve_forever, settings, args.host, args.port, args.ready_file)
     except KeyboardInterrupt:
         pass
     return 0
@@ -156,6 +156,34 @@ def _register_stage_commands() -> None:
                 raise
 
 
+def run_async(function, *args):  # noqa: ANN001, ANN201
+    """anyio.run, but SIGTERM and SIGINT cancel the work in a structured way: every `async with`
+    unwinds (local vLLM servers stopped, files closed) before the process exits."""
+    import signal
+
+    async def supervised():  # noqa: ANN202
+        interrupted = False
+        result = None
+        async with anyio.create_task_group() as group:
+
+            async def watch() -> None:
+                nonlocal interrupted
+                with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                    async for _ in signals:
+                        interrupted = True
+                        group.cancel_scope.cancel()
+                        return
+
+            group.start_soon(watch)
+            result = await function(*args)
+            group.cancel_scope.cancel()
+        if interrupted:
+            raise KeyboardInterrupt
+        return result
+
+    return anyio.run(supervised)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -171,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     except LoopToolError as error:
         console.print(f"[red]error[/red] {error}")
         return 1
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/yellow]: finished work is on disk; rerun the same command to resume")
+        return 130
 
 
 if __name__ == "__main__":

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import anyio
-
-from looptool.cli import _config_arg, command, load
+from looptool.cli import _config_arg, command, load, run_async
 
 
 def _synth_args(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +16,7 @@ def _synth_run(args: argparse.Namespace) -> int:
     from looptool.synth.seed import build_seed
 
     loaded = load(args.config)
-    anyio.run(build_seed, loaded, args.through)
+    run_async(build_seed, loaded, args.through)
     return 0
 
 
@@ -33,7 +31,7 @@ def _run_run(args: argparse.Namespace) -> int:
     from looptool.pipeline import run_all
 
     loaded = load(args.config)
-    anyio.run(run_all, loaded)
+    run_async(run_all, loaded)
     return 0
 
 
@@ -54,7 +52,7 @@ def _train_run(args: argparse.Namespace) -> int:
     from looptool.ui import console
 
     loaded = load(args.config)
-    result = anyio.run(lambda: run_training(loaded.config.train, Path(args.dataset), Path(args.init_model), Path(args.work_dir), console=console))
+    result = run_async(lambda: run_training(loaded.config.train, Path(args.dataset), Path(args.init_model), Path(args.work_dir), console=console))
     console.print(f"trained model: {result.model_dir}")
     return 0
 

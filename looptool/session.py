@@ -6,6 +6,8 @@ Stages receive a session and never care whether an endpoint is a remote vLLM clu
 
 from __future__ import annotations
 
+import anyio
+
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -87,4 +89,5 @@ class EngineSession:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
-        await self._stack.aclose()
+        with anyio.CancelScope(shield=True):  # servers are stopped even when the run is cancelled
+            await self._stack.aclose()

@@ -85,7 +85,8 @@ class LLMClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        with anyio.CancelScope(shield=True):
+            await self.aclose()
 
     # -- endpoint choice ------------------------------------------------------------------------
     def role_endpoints(self, role: str) -> list[Endpoint]:

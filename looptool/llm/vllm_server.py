@@ -169,7 +169,10 @@ class VLLMServer:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        # Shielded: when the run is cancelled (Ctrl-C, SIGTERM) the server must still be stopped,
+        # or its engine processes outlive the run holding gigabytes of RAM.
+        with anyio.CancelScope(shield=True):
+            await self.stop()
 
     async def start(self) -> None:
         """Launch the server and return once it serves the model; raise VLLMServerError otherwise."""

@@ -51,7 +51,22 @@ def wire_schema(schema: Any) -> Any:
     if "pattern" in out:
         for bound in ("minLength", "maxLength"):
             out.pop(bound, None)
+    # Grammar engines run in strict mode (xgrammar: unevaluated properties/items are false), so an
+    # open-ended object or array must say so, or it could only ever be {} or [].
+    types = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
+    if "object" in types and "properties" not in out and "additionalProperties" not in out:
+        out["additionalProperties"] = True
+    if "array" in types and "items" not in out and "prefixItems" not in out:
+        out["items"] = {}
     return out
+
+
+def _wire_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A strict tool's parameters become a grammar on the server: send them sanitised too."""
+    function = tool.get("function")
+    if isinstance(function, dict) and function.get("strict") and isinstance(function.get("parameters"), dict):
+        return {**tool, "function": {**function, "parameters": wire_schema(function["parameters"])}}
+    return tool
 
 
 def _structured_fields(structured: StructuredOutput, dialect: str) -> dict[str, Any]:
@@ -80,10 +95,12 @@ def chat_payload(request: ChatRequest, model: str, dialect: str) -> dict[str, An
         payload["max_tokens"] = request.max_tokens
     if request.n != 1:
         payload["n"] = request.n
-    for name in ("top_p", "stop", "seed", "tools", "tool_choice", "top_logprobs"):
+    for name in ("top_p", "stop", "seed", "tool_choice", "top_logprobs"):
         value = getattr(request, name)
         if value is not None:
             payload[name] = value
+    if request.tools is not None:
+        payload["tools"] = [_wire_tool(tool) for tool in request.tools]
     if request.logprobs:
         payload["logprobs"] = True
     if request.prompt_logprobs is not None:

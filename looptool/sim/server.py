@@ -9,6 +9,8 @@ cut short of its Content-Length (truncate).
 
 from __future__ import annotations
 
+import anyio
+
 import asyncio
 import hashlib
 import json
@@ -198,7 +200,8 @@ class SimServer:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        with anyio.CancelScope(shield=True):  # close the port even when the run is cancelled
+            await self.stop()
 
 
 async def serve_forever(settings: SimSettings, host: str, port: int, ready_file: str | None = None) -> None:

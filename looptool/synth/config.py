@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -31,6 +33,12 @@ class DialogSettings(_Strict):
     max_assistant_steps_per_request: int = Field(4, ge=1)
     mix_domains: bool = Field(False, description="sample tools across domains instead of within one")
     executable_backends: bool = Field(True, description="run registered Python backends instead of the tool agent")
+    tool_choice: Literal["auto", "plan"] = Field(
+        "auto",
+        description='"plan": require a call on the first assistant step of a request the plan says needs tools '
+        "(small models otherwise answer in prose); the judge tier still checks every call",
+    )
+    strict_tools: bool = Field(False, description='send tools with "strict": true so the server enforces argument schemas')
     concurrency: int = Field(128, ge=1)
 
     @model_validator(mode="after")

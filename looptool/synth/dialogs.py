@@ -121,11 +121,14 @@ class DialogSimulator:
         )
         return answer.value["message"].strip()
 
-    async def assistant_turn(self, draw: DialogPlanInput, messages: list[dict[str, Any]]) -> ParseResult:
+    async def assistant_turn(self, draw: DialogPlanInput, messages: list[dict[str, Any]], require_call: bool = False) -> ParseResult:
         specs = [e["spec"] for e in draw.entries]
         wire_messages, tools_param = render_openai_messages(specs, messages)
+        if self.settings.strict_tools:
+            tools_param = [{**tool, "function": {**tool["function"], "strict": True}} for tool in tools_param]
         system = self.caller.loaded.prompts["assistant"]["respond"].render({"current_time": draw.current_time})
-        answer = await self.caller.call("assistant", "respond", messages=system + wire_messages, tools=tools_param)
+        extra = {"tool_choice": "required"} if require_call else {}
+        answer = await self.caller.call("assistant", "respond", messages=system + wire_messages, tools=tools_param, **extra)
         return answer.value
 
     async def tool_results(self, dialog_id: str, draw: DialogPlanInput, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -172,8 +175,12 @@ class DialogSimulator:
             for request in record["plan"]:
                 messages.append({"role": "user", "content": await self.user_turn(messages, request, "new_request", "Make this request now.")})
                 supplied = not request.get("withhold")
+                needs_tools = request["kind"] != "no_tool" and bool(request.get("tools"))
+                fresh_user_turn = True
                 for _ in range(self.settings.max_assistant_steps_per_request):
-                    parsed = await self.assistant_turn(draw, messages)
+                    require = self.settings.tool_choice == "plan" and needs_tools and fresh_user_turn and supplied
+                    fresh_user_turn = False
+                    parsed = await self.assistant_turn(draw, messages, require_call=require)
                     calls = [c.to_dict() for c in parsed.calls]
                     issues = [{"reason": "malformed_call", "message": e} for e in parsed.errors]
                     for call in calls:
@@ -192,6 +199,7 @@ class DialogSimulator:
                     if not supplied:
                         supplied = True
                         messages.append({"role": "user", "content": await self.user_turn(messages, request, "supply", "The assistant asked for something you left out: give it now.")})
+                        fresh_user_turn = True
                         continue
                     break
         except DialogAbandoned as error:

@@ -26,7 +26,10 @@ BFCL_DUMP_MODULE = "looptool.synth.bfcl_tools_dump"
 
 
 def pool_entry(raw: Any, domain: str, source: str) -> dict[str, Any]:
-    spec = normalize_tool(raw)
+    if isinstance(raw, dict) and ("domain" in raw or "backend" in raw):
+        domain = str(raw.get("domain") or domain)
+        raw = {k: v for k, v in raw.items() if k != "domain"}
+    spec = normalize_tool({k: v for k, v in raw.items() if k != "backend"} if isinstance(raw, dict) else raw)
     entry = {"id": spec["name"], "domain": domain, "source": source, "spec": spec}
     inner = raw.get("function", raw) if isinstance(raw, dict) else {}
     if isinstance(inner, dict) and isinstance(inner.get("returns"), dict):
@@ -86,6 +89,17 @@ def bfcl_specs(python: Path | None = None) -> Iterator[tuple[str, str, Any]]:
         yield record["domain"], record["where"], record["spec"]
 
 
+def resolve_import(name: str, base_dir: Path) -> Path:
+    """`@trees/x.json` names a file shipped in the package's trees/ folder; other paths are
+    relative to the config's directory."""
+    if name.startswith("@trees/"):
+        from looptool.paths import data_dir
+
+        return data_dir("trees") / name.removeprefix("@trees/")
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else base_dir / path
+
+
 def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict[str, Any]:
     out_path = store.path(STAGE, "tools.jsonl")
     tmp_path = out_path.with_suffix(".jsonl.partial")
@@ -116,11 +130,11 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
                 if record.get("status") == "accepted":
                     add(writer, record["spec"], record["domain"], "synth", record["id"])
         for name in settings.pool.import_files:
-            path = Path(name) if Path(name).is_absolute() else base_dir / name
+            path = resolve_import(name, base_dir)
             if not path.is_file():
                 raise InputError(f"synth.pool.import_files: {path} does not exist")
             for where, raw in read_tool_file(path):
-                add(writer, raw, f"import/{path.stem}", f"file:{path.name}", f"{path}{where}")
+                add(writer, raw, f"import/{path.stem.lstrip('_')}", f"file:{path.name}", f"{path}{where}")
         if settings.pool.import_bfcl:
             for domain, where, raw in bfcl_specs():
                 add(writer, raw, domain, "bfcl", where)

@@ -162,3 +162,23 @@ async def test_vllm_features_reach_the_wire() -> None:
 def test_n_above_one_needs_temperature() -> None:
     with pytest.raises(ValueError, match="temperature"):
         ChatRequest(messages=[], n=2, temperature=0.0)
+
+
+def test_wire_schema_drops_what_grammar_engines_reject_but_keeps_property_names() -> None:
+    from looptool.llm.wire import wire_schema
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "format": {"type": "string", "format": "date", "pattern": "^[0-9]+$", "maxLength": 4},
+            "tags": {"type": "array", "uniqueItems": True, "minItems": 1},
+            "payload": {"type": "object"},
+        },
+        "required": ["format"],
+    }
+    sent = wire_schema(schema)
+    assert set(sent["properties"]) == {"format", "tags", "payload"}
+    assert sent["properties"]["format"] == {"type": "string", "pattern": "^[0-9]+$"}
+    assert sent["properties"]["tags"] == {"type": "array", "minItems": 1, "items": {}}
+    assert sent["properties"]["payload"] == {"type": "object", "additionalProperties": True}
+    assert schema["properties"]["tags"]["uniqueItems"] is True, "the caller's schema is not modified"
