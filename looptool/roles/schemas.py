@@ -83,6 +83,15 @@ TOOL_RESULT: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+def tool_result_schema_for(n_calls: int) -> dict[str, Any]:
+    """TOOL_RESULT with exactly one result per call, so a small model cannot drop or add one."""
+    import copy
+
+    schema = copy.deepcopy(TOOL_RESULT)
+    schema["properties"]["results"]["minItems"] = schema["properties"]["results"]["maxItems"] = n_calls
+    return schema
+
+
 STEP_VERDICT: dict[str, Any] = {
     "type": "object",
     "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}, "reason": {"type": "string"}},

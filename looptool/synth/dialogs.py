@@ -17,7 +17,7 @@ from typing import Any
 
 from looptool.errors import LoopToolError
 from looptool.roles.caller import OutputInvalid, RoleCaller
-from looptool.roles.schemas import plan_schema_for
+from looptool.roles.schemas import plan_schema_for, tool_result_schema_for
 from looptool.synth.backends import BackendRegistry
 from looptool.synth.config import DialogSettings
 from looptool.tools.parse import ParseResult
@@ -149,6 +149,7 @@ class DialogSimulator:
                 "tool",
                 "execute",
                 {"current_time": draw.current_time, "input_json": json.dumps({"tools": tools, "calls": [calls[p] for p in simulated]}, ensure_ascii=False)},
+                schema=tool_result_schema_for(len(simulated)),
             )
             produced = answer.value["results"]
             if len(produced) != len(simulated):

@@ -76,6 +76,8 @@ def _subprocess_env(settings: TrainSettings) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        # transformers 5 deprecation notices repeat on every step and bury the metrics in the log.
+        "PYTHONWARNINGS": "ignore::FutureWarning",
         **settings.env,
     }
 
