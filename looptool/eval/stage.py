@@ -33,6 +33,11 @@ async def run_bfcl_stage(
     out_dir = store.root / key
     if store.is_finished(key):
         return headline_scores(out_dir)
+    settings = settings or BfclEvalSettings()
+    if settings.cache_salt is None:
+        # Each iteration's checkpoint is served under the same model name; without a salt the
+        # request cache would hand iteration j the answers of iteration j-1.
+        settings = settings.model_copy(update={"cache_salt": f"iteration-{iteration}"})
     report = await evaluate_bfcl(
         client, role, store.stage_dir(key), settings, title=f"BFCL after iteration {iteration}",
     )

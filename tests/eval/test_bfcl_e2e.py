@@ -29,7 +29,7 @@ from looptool.eval.selfcheck import KNOWN_FAILURES as DOCUMENTED_FAILURES
 from looptool.eval.selfcheck import OracleBench
 from looptool.llm.client import LLMClient
 from looptool.sim.server import SimServer
-from looptool.sim.settings import FaultPlan, SimSettings
+from looptool.sim.settings import FaultPlan, ModelProfile, SimSettings
 from looptool.store.jsonl import read_jsonl
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
@@ -216,3 +216,28 @@ def test_command_evaluates_a_config_endpoint(require_runtime, tmp_path: Path, ca
     finally:
         sim.terminate()
         sim.wait(timeout=10)
+
+
+async def test_loop_stage_runs_once_per_iteration_and_feeds_the_curve(bench: OracleBench, tmp_path: Path):
+    from looptool.eval.stage import bfcl_curve, run_bfcl_stage
+    from looptool.store.run import RunStore
+
+    store = RunStore(tmp_path / "run")
+    settings = BfclEvalSettings(categories=["simple", "irrelevance", "multi_turn_base"], limit=2, python=str(bench.worker.python))
+    items = (await bench.worker.call("items", categories=settings.categories, limit=2))["items"]
+    table = await write_oracle_table(bench.worker, items, tmp_path / "oracle.jsonl")
+    bench.server.state.settings = SimSettings(oracle_path=str(table.path))
+    first = await run_bfcl_stage(store, bench.client, 1, settings)
+    assert first["non_live_ast"] == 1.0 and first["multi_turn"] == 1.0 and first["irrelevance"] == 1.0
+    info = store.stage_info("iter_01/eval_bfcl")
+    assert info["headline"] == first and info["unscored"] == 0 and info["items"] == 6
+    assert (tmp_path / "run" / "iter_01" / "eval_bfcl" / "scores.md").exists()
+    # Every iteration's checkpoint is served under one name: its own cache salt keeps answers apart.
+    assert json.loads((tmp_path / "run" / "iter_01" / "eval_bfcl" / "settings.json").read_text())["cache_salt"] == "iteration-1"
+    before = bench.requests
+    assert await run_bfcl_stage(store, bench.client, 1, settings) == first  # finished: not run again
+    assert bench.requests == before
+    bench.server.state.settings = SimSettings(oracle_path=str(table.path), default_profile=ModelProfile(wrong_call_rate=1.0))
+    second = await run_bfcl_stage(store, bench.client, 2, settings)
+    assert second["non_live_ast"] < first["non_live_ast"]
+    assert bfcl_curve(store) == {1: first, 2: second}
