@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import anyio
 from anyio.abc import Process
@@ -56,7 +56,7 @@ class BfclWorker:
         self._stderr_path = self.scratch_dir / "worker.stderr.log"
         self.dead = False
 
-    async def __aenter__(self) -> "BfclWorker":
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -78,7 +78,7 @@ class BfclWorker:
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
         }
-        with open(self._stderr_path, "ab") as stderr:
+        with open(self._stderr_path, "ab") as stderr:  # noqa: ASYNC230 - a local file, opened once per run
             self._process = await anyio.open_process(
                 [str(python), "-m", "looptool.eval.bfcl_worker"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,

@@ -16,8 +16,9 @@ reads model text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from looptool.errors import InputError
 from looptool.llm.types import ChatRequest, LLMResult
@@ -36,7 +37,7 @@ class NameMap:
     from_wire: dict[str, str]
 
     @classmethod
-    def for_tools(cls, tools: Sequence[dict[str, Any]], fmt: PromptFormat) -> "NameMap":
+    def for_tools(cls, tools: Sequence[dict[str, Any]], fmt: PromptFormat) -> NameMap:
         to_wire = {}
         for tool in tools:
             name = tool["name"]
@@ -61,7 +62,7 @@ class WireTools:
     specs: list[ToolSpec]
 
     @classmethod
-    def build(cls, tools: Sequence[dict[str, Any]], fmt: PromptFormat, where: str) -> "WireTools":
+    def build(cls, tools: Sequence[dict[str, Any]], fmt: PromptFormat, where: str) -> WireTools:
         names = NameMap.for_tools(tools, fmt)
         try:
             specs = load_tools([{**tool, "name": names.wire(tool["name"])} for tool in tools])

@@ -25,7 +25,8 @@ import json
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from looptool.eval.categories import KINDS, MULTI_TURN, category_of
 
@@ -128,7 +129,7 @@ class Worker:
         model_output = [{c["name"]: c["arguments"]} for c in calls]
         try:
             verdict = ast_checker(self.checker_docs[item], model_output, self.truth[item], Language.PYTHON, category, CHECKER_MODEL_NAME)
-        except Exception as exc:  # malformed ground truth makes the checker raise; the item is wrong either way
+        except Exception as exc:  # noqa: BLE001 - malformed ground truth makes the checker raise; the item is wrong either way
             return {"valid": False, "error_type": "checker_error", "error": f"{type(exc).__name__}: {exc}"}
         if verdict["valid"]:
             return {"valid": True}
@@ -172,7 +173,7 @@ class Worker:
             return {"id": request.get("id"), "error": f"unknown op {op!r}"}
         try:
             return {"id": request.get("id"), "result": handler(**arguments)}
-        except Exception as exc:  # reported to the caller, which names the item
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, which names the item
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             return {"id": request.get("id"), "error": detail}
 

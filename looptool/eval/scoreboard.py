@@ -24,7 +24,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from looptool.eval.categories import CATEGORIES, IRRELEVANCE, LIVE_AST, MULTI_TURN, NON_LIVE_AST
+from looptool.eval.categories import (
+    CATEGORIES,
+    IRRELEVANCE,
+    LIVE_AST,
+    MULTI_TURN,
+    NON_LIVE_AST,
+)
 
 HEADLINE_KEYS: tuple[str, ...] = ("overall", "non_live_ast", "live", "multi_turn", "relevance", "irrelevance")
 HEADLINE_TITLES: dict[str, str] = {

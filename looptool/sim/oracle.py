@@ -35,7 +35,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from looptool.errors import InputError
 from looptool.sim.settings import SimSettings
-from looptool.sim.world import TOOLS_BLOCK, Step, normalize_tool, tools_from_request, turns_from_messages
+from looptool.sim.world import (
+    TOOLS_BLOCK,
+    Step,
+    normalize_tool,
+    tools_from_request,
+    turns_from_messages,
+)
 
 TURN_DONE_TEXT = "Done: the requested operations are complete."
 
@@ -136,7 +142,10 @@ def oracle_message(payload: dict[str, Any], settings: SimSettings, rng: random.R
     """The oracle's assistant message for a chat request, or None when no row matches."""
     if not settings.oracle_path:
         return None
-    from looptool.sim.responder import paper_answer, perturb_calls  # responder imports this module lazily
+    from looptool.sim.responder import (  # responder imports this module lazily
+        paper_answer,
+        perturb_calls,
+    )
 
     table = load_table(settings.oracle_path)
     tools = request_tools(payload)
