@@ -58,3 +58,18 @@ def _train_run(args: argparse.Namespace) -> int:
 
 
 command("train", "train one iteration (verl or TRL backend, from [train]) on a dataset, from a checkpoint")((_train_args, _train_run))
+
+
+def _eval_args(parser: argparse.ArgumentParser) -> None:
+    from looptool.eval.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    from looptool.eval.command import run
+
+    return run(args)
+
+
+command("eval", "evaluate a served model on benchmarks (BFCL offline categories)")((_eval_args, _eval_run))

@@ -44,6 +44,7 @@ from looptool.eval.bfcl_format import (
     decode_answer,
 )
 from looptool.eval.categories import CATEGORIES, KINDS, MULTI_TURN, resolve_categories
+from looptool.eval.settings import BFCL_MAX_STEPS, BfclEvalSettings  # noqa: F401 (re-exported)
 from looptool.eval.scoreboard import CategoryScore, headline, render_markdown, summarize
 from looptool.llm.client import LLMClient
 from looptool.store.atomic import atomic_write_json, atomic_write_text, read_json
@@ -52,32 +53,8 @@ from looptool.units import run_units
 
 # The user turn BFCL sends (FC mode) when withheld functions become available.
 ADDED_FUNCTIONS_MESSAGE = "I have updated some more functions you can choose from. What about now?"
-BFCL_MAX_STEPS = 20
 # Settings that change answers: a resumed run must use the same values as the records on disk.
 _RESULT_SETTINGS = ("format", "max_tokens", "temperature", "current_time", "max_steps", "cache_salt")
-
-
-class BfclEvalSettings(BaseModel):
-    """What to evaluate and how; defaults follow BFCL (greedy decoding, 20 steps per turn)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    categories: list[str] = Field(default_factory=lambda: list(CATEGORIES))
-    limit: int | None = Field(None, ge=1, description="first N items of each category (smoke tests)")
-    ids: list[str] | None = Field(None, description="only these item ids")
-    format: PromptFormat = "paper"
-    concurrency: int = Field(32, ge=1, le=4096)
-    max_tokens: int | None = Field(None, ge=1, description="None: the server's limit (BFCL sends none; some items need long answers)")
-    temperature: float = Field(0.0, ge=0.0)
-    current_time: str = "Unknown"
-    max_steps: int = Field(BFCL_MAX_STEPS, ge=1)
-    python: str | None = Field(None, description="bfcl runtime interpreter; default: the 'bfcl' runtime env")
-    cache_salt: str | None = Field(None, description="e.g. the checkpoint, so a retrained model never reuses cached answers")
-
-    @field_validator("categories")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        return resolve_categories(value)
 
 
 @dataclass

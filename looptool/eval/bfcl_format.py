@@ -26,7 +26,7 @@ from looptool.tools.parse import parse_openai_tool_calls
 from looptool.tools.render import render_openai_messages, render_paper_messages
 from looptool.tools.spec import ToolSpec, ToolSpecError, load_tools
 
-PromptFormat = Literal["paper", "native"]
+from looptool.eval.settings import PromptFormat  # noqa: E402  (one definition, shared with the run config)
 
 
 @dataclass(frozen=True)

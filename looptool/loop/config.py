@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from looptool.eval.settings import BfclEvalSettings
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -79,10 +81,8 @@ class AblationSettings(_Strict):
 
 
 class EvalSettings(_Strict):
-    bfcl_each_iteration: bool = False
-    limit_per_category: int | None = Field(None, ge=1)
-    categories: list[str] = Field(default_factory=list, description="empty: every offline category")
-    prompt_format: Literal["paper", "native"] = "paper"
+    bfcl_each_iteration: bool = Field(False, description="score the policy on BFCL after each iteration (needs the bfcl runtime)")
+    bfcl: BfclEvalSettings = Field(default_factory=BfclEvalSettings)
 
 
 class LoopSettings(_Strict):

@@ -49,8 +49,8 @@ def iteration_row(stages: dict[str, Any], iteration: int) -> dict[str, Any] | No
     expand = stages.get(prefix + "expand", {}).get("counts", {})
     row["edde_accepted"] = expand.get("accepted")
     row["edde_pass_rate"] = expand.get("pass_rate")
-    evaluation = stages.get(prefix + "eval", {}).get("counts", {})
-    row["bfcl_overall"] = evaluation.get("overall")
+    headline = stages.get(prefix + "eval_bfcl", {}).get("headline") or {}
+    row["bfcl_overall"] = headline.get("overall")
     requests = tokens = 0
     for key, info in stages.items():
         if key.startswith(prefix) and info.get("llm"):

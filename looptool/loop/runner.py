@@ -287,16 +287,20 @@ class LoopRunner:
 
         return await self.stage(key, f"iteration {iteration}: composition of D_{iteration + 1}", body)
 
-    async def evaluate(self, iteration: int, caller: RoleCaller, client: LLMClient) -> dict[str, Any] | None:
+    async def evaluate(self, iteration: int, client: LLMClient) -> dict[str, Any] | None:
+        """BFCL after the iteration (optional); the stage records its own headline in the manifest."""
         if not self.settings.eval.bfcl_each_iteration:
             return None
-        from looptool.eval.stage import evaluate_iteration
+        from looptool.eval.stage import run_bfcl_stage
 
-        key = self.key(iteration, "eval")
-        return await self.stage(key, f"iteration {iteration}: BFCL", lambda: evaluate_iteration(self.loaded, self.store, key, client), client)
+        headline = await run_bfcl_stage(self.store, client, iteration, self.settings.eval.bfcl)
+        print_stage_summary(f"iteration {iteration}: BFCL", {k: v for k, v in headline.items()})
+        return headline
 
     def needs_policy(self, iteration: int) -> bool:
-        stages = [gcp.STAGE] + (["eval"] if self.settings.eval.bfcl_each_iteration else [])
+        from looptool.eval.stage import STAGE as EVAL_STAGE
+
+        stages = [gcp.STAGE] + ([EVAL_STAGE] if self.settings.eval.bfcl_each_iteration else [])
         return any(not self.store.is_finished(self.key(iteration, s)) for s in stages)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -308,7 +312,7 @@ class LoopRunner:
             if self.needs_policy(iteration):
                 async with self.policy(iteration, model_dir) as (caller, client):
                     await self.probe(iteration, caller, client)
-                    await self.evaluate(iteration, caller, client)
+                    await self.evaluate(iteration, client)
             await self.judge(iteration)
             await self.expand(iteration)
             await self.compose(iteration)
