@@ -55,6 +55,7 @@ class Worker:
         self.truth: dict[str, Any] = {}
         self.checker_docs: dict[str, list[dict[str, Any]]] = {}
         self.dialogs: dict[str, Any] = {}
+        self.sandboxes: dict[str, Any] = {}
         _register_checker_model()
 
     # -- data -------------------------------------------------------------------------------
@@ -161,6 +162,42 @@ class Worker:
     def op_mt_close(self, item: str) -> dict[str, Any]:
         self.dialogs.pop(item, None)
         return {"open": len(self.dialogs)}
+
+    # -- sandboxes for dialog synthesis -----------------------------------------------------------
+    def op_sandbox_open(self, session: str, class_name: str, seed: int = 0) -> dict[str, Any]:
+        """Fresh backend state for one synthetic dialog: the initial scenario of a multi_turn_base
+        item that uses the class (deterministic per seed), so tools act on realistic data."""
+        import random
+
+        from looptool.eval.bfcl_backends import Backends
+
+        self._ensure("multi_turn_base")
+        scenarios = [
+            self.entries[i].get("initial_config", {})
+            for i in self.order["multi_turn_base"]
+            if class_name in self.entries[i].get("involved_classes", [])
+        ]
+        config = random.Random(seed).choice(scenarios) if scenarios else {}
+        self.sandboxes[session] = Backends([class_name], config, long_context=False)
+        return {"functions": sorted(self.sandboxes[session].methods)}
+
+    def op_sandbox_exec(self, session: str, calls: list[dict[str, Any]]) -> list[str]:
+        try:
+            backends = self.sandboxes[session]
+        except KeyError:
+            raise ValueError(f"no open sandbox {session!r} (sandbox_open first)") from None
+        results = []
+        for call in calls:
+            arguments = call.get("arguments")
+            if not isinstance(arguments, dict):
+                results.append("Error during execution: arguments must be an object")
+            else:
+                results.append(backends.execute(call.get("name"), (), arguments))
+        return results
+
+    def op_sandbox_close(self, session: str) -> dict[str, Any]:
+        self.sandboxes.pop(session, None)
+        return {"open": len(self.sandboxes)}
 
     def op_ping(self) -> str:
         return "pong"

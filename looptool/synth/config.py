@@ -19,7 +19,11 @@ class ApiSynthSettings(_Strict):
 
 class PoolSettings(_Strict):
     use_synthesized: bool = True
-    import_bfcl: bool = Field(False, description="add BFCL's function docs (needs the bfcl runtime, scripts/setup_bfcl.sh)")
+    import_bfcl: Literal["none", "multi_turn", "all"] = Field(
+        "none",
+        description="add BFCL's function docs (needs the bfcl runtime): multi_turn = the 8 stateful backends, "
+        "executed for real in dialogs; all = also every single-turn category (mind evaluation overlap)",
+    )
     import_files: list[str] = Field(default_factory=list, description="ToolACE/xLAM-style JSON lists of tool specs")
 
 

@@ -192,7 +192,9 @@ class DialogSimulator:
                         messages.append({"role": "assistant", "content": parsed.text, "tool_calls": calls})
                         if issues:
                             raise DialogAbandoned("rule_failed", "; ".join(i["message"] for i in issues)[:500])
-                        for result in await self.tool_results(dialog_id, draw, calls):
+                        results = await self.tool_results(dialog_id, draw, calls)
+                        step["executed"] = [r["executed"] for r in results]
+                        for result in results:
                             content = result["content"] if result["status"] == "ok" else {"error": result["content"]}
                             messages.append({"role": "tool", "name": result["name"], "content": json.dumps(content, ensure_ascii=False)})
                         continue

@@ -135,9 +135,10 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
                 raise InputError(f"synth.pool.import_files: {path} does not exist")
             for where, raw in read_tool_file(path):
                 add(writer, raw, f"import/{path.stem.lstrip('_')}", f"file:{path.name}", f"{path}{where}")
-        if settings.pool.import_bfcl:
+        if settings.pool.import_bfcl != "none":
             for domain, where, raw in bfcl_specs():
-                add(writer, raw, domain, "bfcl", where)
+                if settings.pool.import_bfcl == "all" or raw.get("backend"):
+                    add(writer, raw, domain, "bfcl", where)
     tmp_path.replace(out_path)
     counts: dict[str, Any] = {"pool_tools": len(seen), **{f"from[{k}]": v for k, v in sorted(sources.items())}}
     counts.update({f"skipped[{k}]": v for k, v in sorted(skipped.items())})

@@ -145,3 +145,20 @@ def test_kill_during_dialogs_resumes_without_loss_or_duplicates(tmp_path: Path) 
     manifest = read_json(run / "manifest.json")["stages"]
     assert manifest["seed/apis"]["finished_at"] == apis_finished
     assert "skipped" in finished.stdout and "seed/apis" in finished.stdout
+
+
+@pytest.mark.slow
+def test_bfcl_backends_execute_calls_for_real_in_dialogs(tmp_path: Path, require_runtime) -> None:
+    require_runtime("bfcl")
+    config = sim_config(tmp_path, apis=0, dialogs=6, extra='[synth.pool]\nuse_synthesized = false\nimport_bfcl = "multi_turn"')
+    text = config.read_text().replace('domains = ["travel", "finance", "smart_home"]\n', "")
+    config.write_text(text)
+    results = run_seed(config)
+    assert results["pool"]["pool_tools"] >= 100 and results["pool"]["from[bfcl]"] == results["pool"]["pool_tools"]
+    dialogs = read_jsonl(tmp_path / "run/seed/dialogs/dialogs.jsonl")
+    executed = [flag for d in dialogs for s in d["steps"] for flag in s.get("executed", [])]
+    assert executed and all(executed), "every BFCL tool call runs on the real backend, not the tool agent"
+    tool_messages = [m["content"] for d in dialogs for m in d["messages"] if m["role"] == "tool"]
+    assert tool_messages and all('"result"' in m or '"error"' in m for m in tool_messages)
+    stats = read_json(tmp_path / "run/stats/seed__dialogs.json")
+    assert "tool" not in stats["roles"], "no tool-agent calls for executable tools"
