@@ -30,7 +30,8 @@ class VLLMLaunch(Strict):
     enforce_eager: bool = True
     max_model_len: int | None = 4096
     reserved_cpus: int | None = 0
-    extra_args: list[str] = Field(default_factory=list)
+    extra_args: list[str] = Field(default_factory=list, description='e.g. ["--tensor-parallel-size", "4"] on GPU nodes')
+    python: str | None = Field(None, description="interpreter of a vLLM install (a GPU build on GPU nodes); default: the vllm runtime env")
     startup_timeout_s: float = 600.0
 
 

@@ -57,6 +57,7 @@ def server_spec(launch: VLLMLaunch, model_dir: Path, served_name: str, source: s
         structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
         extra_args=tuple(launch.extra_args),
         env=env,
+        python=Path(launch.python).expanduser() if launch.python else None,
         startup_timeout_s=launch.startup_timeout_s,
     )
 
