@@ -61,6 +61,7 @@ class LLMClient:
         api_keys: Mapping[str, str | None] | None = None,
         config: ClientConfig | None = None,
         cache_path: Path | None = None,
+        cache: RequestCache | None = None,
     ) -> "LLMClient":
         """Build endpoints from config; `base_urls` overrides URLs of servers the engine launched."""
         base_urls = base_urls or {}
@@ -72,13 +73,14 @@ class LLMClient:
                 raise ValueError(f"endpoint {name!r} has no base_url and was not launched")
             endpoints[name] = Endpoint(name, endpoint_config, base_url=url, api_key=api_keys.get(name))
         config = config or ClientConfig()
-        cache = RequestCache(cache_path) if (config.cache and cache_path is not None) else None
+        if cache is None and config.cache and cache_path is not None:
+            cache = RequestCache(cache_path)
         return cls(endpoints, roles, config=config, cache=cache)
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, close_cache: bool = True) -> None:
         for endpoint in self.endpoints.values():
             await endpoint.aclose()
-        if self.cache is not None:
+        if self.cache is not None and close_cache:
             self.cache.close()
 
     async def __aenter__(self) -> "LLMClient":

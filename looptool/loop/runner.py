@@ -167,11 +167,16 @@ class LoopRunner:
         logs = self.store.stage_dir("logs")
         async with VLLMServer(spec, log_path=logs / f"vllm-policy-iter{iteration:02d}.log", pid_file=logs / "vllm-policy.pid") as server:
             config = endpoint.model_copy(update={"model": served, "base_url": server.base_url, "launch": "none"})
+            shared = self.session.client.cache if self.session.client is not None else None
             client = LLMClient.from_endpoint_configs(
-                {name: config}, {"policy": [name]}, config=self.config.client, cache_path=self.store.root / "cache" / "requests.sqlite"
+                {name: config}, {"policy": [name]}, config=self.config.client,
+                cache_path=self.store.root / "cache" / "requests.sqlite", cache=shared,
             )
-            async with client:
+            try:
                 yield RoleCaller(client, self.loaded), client
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await client.aclose(close_cache=shared is None)
 
     # -- the four data stages ---------------------------------------------------------------------
     async def probe(self, iteration: int, caller: RoleCaller, client: LLMClient) -> dict[str, Any]:
