@@ -17,6 +17,7 @@ from typing import Any
 
 from looptool.loop.config import ExpandSettings
 from looptool.roles.caller import OutputInvalid, RoleCaller
+from looptool.roles.schemas import expanded_samples_schema_for
 from looptool.samples import Provenance, StepSample
 from looptool.similarity import JaccardIndex
 from looptool.tools.validate import validate_call
@@ -98,7 +99,10 @@ async def expand_seed(
         "k": settings.k,
     }
     try:
-        answer = await caller.call("generator", "expand", {"k": settings.k, "input_json": json.dumps(payload, ensure_ascii=False)})
+        answer = await caller.call(
+            "generator", "expand", {"k": settings.k, "input_json": json.dumps(payload, ensure_ascii=False)},
+            schema=expanded_samples_schema_for(seed.tools, settings.k),
+        )
         generated = answer.value["samples"][: settings.k]
     except OutputInvalid as error:
         return {"accepted": [], "rejected": [{"reason": f"output_{error.reason}"}], "scenario": scenario}

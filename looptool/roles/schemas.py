@@ -148,6 +148,29 @@ EXPANDED_SAMPLES: dict[str, Any] = {
 }
 
 
+def expanded_samples_schema_for(tools: list[dict[str, Any]], k: int) -> dict[str, Any]:
+    """EXPANDED_SAMPLES narrowed to one error seed: exactly k samples, and each call one of the
+    seed's tools with that tool's own argument schema, so a structured-output backend keeps even a
+    small generator inside the tool set (rules and the judge still check every sample)."""
+    import copy
+
+    schema = copy.deepcopy(EXPANDED_SAMPLES)
+    samples = schema["properties"]["samples"]
+    samples["minItems"] = samples["maxItems"] = k
+    options = []
+    for tool in tools:
+        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+        options.append({
+            "type": "object",
+            "properties": {"name": {"const": tool["name"]}, "arguments": parameters},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        })
+    if options:
+        samples["items"]["properties"]["calls"]["items"] = {"anyOf": options} if len(options) > 1 else options[0]
+    return schema
+
+
 def _api_spec() -> dict[str, Any]:
     from looptool.synth.trees import API_SPEC_RESPONSE_SCHEMA
 
