@@ -16,6 +16,7 @@ from typing import Any
 from looptool.sim.responder import perturb_calls, schema_handler
 from looptool.sim.schema_values import WORDS, value_for
 from looptool.sim.settings import ModelProfile
+from looptool.synth.witness import spec_satisfying
 from looptool.sim.world import canonical_step, request_phases, turns_from_messages
 
 CONTEXT_LINE = re.compile(r"^Context path:\s*(.+)$", re.MULTILINE)
@@ -50,85 +51,11 @@ def _words(text: str) -> list[str]:
     return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2]
 
 
-def _styled(words: list[str], naming: str) -> str:
-    if naming == "camelCase":
-        return words[0] + "".join(w.capitalize() for w in words[1:])
-    if naming == "PascalCase":
-        return "".join(w.capitalize() for w in words)
-    if naming == "dotted":
-        return words[-1] + "." + "_".join(words[:-1])
-    return "_".join(words)
-
-
-def _param_schema(kind: str, label: str, rng: random.Random) -> dict[str, Any]:
-    if kind == "enum":
-        return {"type": "string", "enum": rng.sample(WORDS, 3), "description": f"Which {label} to use."}
-    schema: dict[str, Any] = {"type": kind, "description": f"The {label.replace('_', ' ')} for this request."}
-    if kind == "array":
-        schema["items"] = {"type": "string", "description": f"One {label} entry."}
-    elif kind == "object":
-        schema["properties"] = {"value": {"type": "string", "description": f"The {label} value."}}
-    return schema
-
-
-def _default_for(schema: dict[str, Any]) -> Any:
-    if "enum" in schema:
-        return schema["enum"][0]
-    return {"string": "auto", "integer": 1, "number": 1.0, "boolean": False, "array": [], "object": {}}[schema["type"]]
-
-
 @schema_handler("api_spec")
 def api_spec(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
-    constraints = data
     prompt = "\n".join(m.get("content") or "" for m in payload.get("messages") or [] if isinstance(m.get("content"), str))
     context = CONTEXT_LINE.search(prompt)
-    context_words = _words(context.group(1)) if context else ["item"]
-    verbs = constraints.get("name_verbs") or ["get"]
-    base = [rng.choice(verbs).lower()] + rng.sample(context_words, min(2, len(context_words))) + [rng.choice(WORDS)]
-    name = _styled([w for w in base if w], constraints.get("naming", "snake_case"))
-    params: dict[str, dict[str, Any]] = {}
-    must: list[str] = []
-    covered: set[str] = set()
-    for domain_param in constraints.get("domain_params") or []:
-        schema = _param_schema(domain_param["type"], domain_param["name"], rng)
-        schema["description"] += f" {domain_param.get('description_mentions', '')}".rstrip()
-        schema.update({k: domain_param[k] for k in ("pattern", "format", "enum") if k in domain_param})
-        params[domain_param["name"]] = schema
-        must.append(domain_param["name"])
-        covered |= {domain_param["type"]} | ({"enum"} if "enum" in domain_param else set())
-    for kind in constraints.get("param_types") or []:
-        if kind in covered:
-            continue
-        label = f"{rng.choice(context_words)}_{kind if kind != 'enum' else 'mode'}"
-        params[label] = _param_schema(kind, label, rng)
-        covered |= {kind, "string"} if kind == "enum" else {kind}
-    low, high = constraints.get("param_count") or (1, 4)
-    while len(params) < low:
-        label = f"{rng.choice(WORDS)}_{len(params)}"
-        params[label] = _param_schema("string", label, rng)
-    order = must + [p for p in params if p not in must]
-    low_ratio, high_ratio = constraints.get("required_ratio") or (0.0, 1.0)
-    count = len(params)
-    required_count = next((k for k in range(len(must), count + 1) if low_ratio - 1e-9 <= k / count <= high_ratio + 1e-9), len(must))
-    required = order[:required_count]
-    if constraints.get("optional_defaults"):
-        for param in order[required_count:]:
-            params[param]["default"] = _default_for(params[param])
-    spec: dict[str, Any] = {
-        "name": name,
-        "description": f"{base[0].capitalize()}s {' '.join(context_words[:3])} records ({rng.choice(WORDS)} variant).",
-        "parameters": {"type": "object", "properties": params, "required": required},
-    }
-    output = constraints.get("output_format")
-    if output:
-        fields = {f: {"type": "string", "description": f} for f in constraints.get("output_fields", ["value"])}
-        returns: dict[str, Any] = {"type": output, "description": "The result."}
-        if output == "object":
-            returns["properties"] = fields
-        elif output == "array":
-            returns["items"] = {"type": "object", "properties": fields}
-        spec["returns"] = returns
-    return spec
+    return spec_satisfying(data, words=_words(context.group(1)) if context else ["item"], rng=rng)
 
 
 # -- planner ------------------------------------------------------------------------------------

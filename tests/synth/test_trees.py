@@ -18,6 +18,7 @@ from looptool.synth.api_rules import (
     SpecIndex,
     check_generated_spec,
 )
+from looptool.synth.witness import spec_satisfying
 from looptool.synth.trees import (
     API_SPEC_RESPONSE_SCHEMA,
     PairSampler,
@@ -64,75 +65,9 @@ def test_readme_sizes_match_the_files(shipped) -> None:
     assert int(total[4].replace(",", "")) == count_pairs(shipped)
 
 
-def _value(schema_type: str) -> Any:
-    return {"string": "a", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}[schema_type]
-
-
-def _param(schema_type: str, label: str) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": schema_type, "description": f"The {label}."}
-    if schema_type == "array":
-        schema["items"] = {"type": "string", "description": "One entry."}
-    if schema_type == "object":
-        schema["properties"] = {"field": {"type": "string", "description": "A field."}}
-    return schema
-
-
 def witness(constraints: dict[str, Any]) -> dict[str, Any]:
-    """A spec built to satisfy `constraints`: proves each shipped leaf can be met by the checker."""
-    naming = constraints.get("naming", "snake_case")
-    verb = constraints.get("name_verbs", ["get"])[0]
-    name = {
-        "snake_case": f"{verb}_widget_status",
-        "camelCase": f"{verb}WidgetStatus",
-        "PascalCase": f"{verb.capitalize()}WidgetStatus",
-        "dotted": f"widgets.{verb}_status",
-    }[naming]
-    params: dict[str, dict[str, Any]] = {}
-    must: list[str] = []
-    covered: set[str] = set()
-    for dp in constraints.get("domain_params", ()):
-        schema = _param(dp["type"], dp["name"])
-        schema["description"] += f" {dp.get('description_mentions', '')}"
-        schema.update({k: dp[k] for k in ("pattern", "format", "enum") if k in dp})
-        params[dp["name"]] = schema
-        must.append(dp["name"])
-        covered |= {dp["type"]} | ({"enum"} if "enum" in dp else set())
-    for t in constraints.get("param_types", ()):
-        if t in covered:
-            continue
-        if t == "enum":
-            params["mode_choice"] = {"type": "string", "enum": ["fast", "safe"], "description": "Mode."}
-            covered |= {"enum", "string"}
-        else:
-            params[f"extra_{t}"] = _param(t, t)
-            covered.add(t)
-    lo, _ = constraints.get("param_count", (0, 99))
-    while len(params) < lo:
-        params[f"pad_{len(params)}"] = _param("string", "padding")
-    order = must + [p for p in params if p not in must]
-    ratio = constraints.get("required_ratio", (0, 1))
-    n = len(params)
-    k = next(k for k in range(len(must), n + 1) if ratio[0] - 1e-9 <= k / n <= ratio[1] + 1e-9)
-    required = order[:k]
-    if constraints.get("optional_defaults"):
-        for p in order[k:]:
-            schema = params[p]
-            schema["default"] = schema["enum"][0] if "enum" in schema else _value(schema["type"])
-    spec: dict[str, Any] = {
-        "name": name,
-        "description": "Reports the status of one widget.",
-        "parameters": {"type": "object", "properties": params, "required": required},
-    }
-    output = constraints.get("output_format")
-    if output:
-        fields = {f: {"type": "string", "description": f} for f in constraints.get("output_fields", ["value"])}
-        returns: dict[str, Any] = {"type": output, "description": "Result."}
-        if output == "object":
-            returns["properties"] = fields
-        if output == "array":
-            returns["items"] = {"type": "object", "properties": fields}
-        spec["returns"] = returns
-    return spec
+    """A spec built to satisfy `constraints` (the simulator's generator uses the same builder)."""
+    return spec_satisfying(constraints, words=["widget", "status", "report"], rng=random.Random(0))
 
 
 def test_every_shipped_constraint_leaf_is_satisfiable(shipped) -> None:
