@@ -42,15 +42,33 @@ DIALOG_PLAN: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-def plan_schema_for(tool_names: list[str], n_requests: int) -> dict[str, Any]:
-    """DIALOG_PLAN narrowed to one dialog: only its tools, exactly its number of requests, so a
-    structured-output backend cannot let a small planner invent tool names."""
+_KIND_TOOL_COUNTS = {"single": (1, 1), "parallel": (2, 4), "dependent": (2, 3), "missing_param": (1, 1), "no_tool": (0, 0)}
+
+
+def plan_schema_for(tool_names: list[str], kinds: list[str], required_params: list[str] | None = None) -> dict[str, Any]:
+    """DIALOG_PLAN narrowed to one dialog: one entry per sampled request kind, in order, naming
+    only the dialog's tools, as many as the kind needs, and for missing_param a withheld argument
+    that is really required. A structured-output backend then keeps even a small planner on plan."""
     import copy
 
     schema = copy.deepcopy(DIALOG_PLAN)
     requests = schema["properties"]["requests"]
-    requests["minItems"] = requests["maxItems"] = n_requests
-    requests["items"]["properties"]["tools"]["items"] = {"type": "string", "enum": sorted(tool_names)}
+    requests["minItems"] = requests["maxItems"] = len(kinds)
+    template = requests.pop("items")
+    entries = []
+    for kind in kinds:
+        entry = copy.deepcopy(template)
+        properties = entry["properties"]
+        properties["kind"] = {"const": kind}
+        low, high = _KIND_TOOL_COUNTS[kind]
+        properties["tools"] = {"type": "array", "items": {"type": "string", "enum": sorted(tool_names)}, "minItems": low, "maxItems": high}
+        if kind == "missing_param" and required_params:
+            properties["withhold"] = {"type": "array", "items": {"type": "string", "enum": sorted(set(required_params))}, "minItems": 1, "maxItems": 1}
+        else:
+            properties["withhold"] = {"type": "array", "items": {"type": "string"}, "maxItems": 0}
+        entries.append(entry)
+    requests["prefixItems"] = entries
+    requests["items"] = False
     return schema
 
 

@@ -67,7 +67,7 @@ def dialog_plan(payload: dict[str, Any], data: dict[str, Any], rng: random.Rando
     for kind in kinds:
         with_required = [t for t in tools if (t.get("parameters") or {}).get("required")]
         if kind == "no_tool" or not tools:
-            requests.append({"kind": "no_tool", "tools": [], "goal": f"Chat about {rng.choice(WORDS)} plans for the weekend.", "withhold": []})
+            requests.append({"kind": kind, "tools": [], "goal": f"Chat about {rng.choice(WORDS)} plans for the weekend.", "withhold": []})
         elif kind == "missing_param" and with_required:
             tool = rng.choice(with_required)
             arguments = _arguments(tool, rng)
@@ -76,14 +76,15 @@ def dialog_plan(payload: dict[str, Any], data: dict[str, Any], rng: random.Rando
         elif kind == "parallel":
             chosen = [rng.choice(tools) for _ in range(2)]
             goal = " and ".join(_call_text(t["name"], _arguments(t, rng)) for t in chosen)
-            requests.append({"kind": kind, "tools": sorted({t["name"] for t in chosen}), "goal": f"Please {goal}.", "withhold": []})
+            requests.append({"kind": kind, "tools": [t["name"] for t in chosen], "goal": f"Please {goal}.", "withhold": []})
         elif kind == "dependent" and len(tools) >= 1:
             first, second = rng.choice(tools), rng.choice(tools)
             goal = f"First {_call_text(first['name'], _arguments(first, rng))}. After that, {_call_text(second['name'], _arguments(second, rng))}."
-            requests.append({"kind": kind, "tools": sorted({first["name"], second["name"]}), "goal": goal, "withhold": []})
+            requests.append({"kind": kind, "tools": [first["name"], second["name"]], "goal": goal, "withhold": []})
         else:
             tool = rng.choice(tools)
-            requests.append({"kind": "single", "tools": [tool["name"]], "goal": f"Please {_call_text(tool['name'], _arguments(tool, rng))}.", "withhold": []})
+            # single, or missing_param when no tool has a required argument to withhold
+            requests.append({"kind": kind, "tools": [tool["name"]], "goal": f"Please {_call_text(tool['name'], _arguments(tool, rng))}.", "withhold": []})
     return {"requests": requests}
 
 

@@ -99,7 +99,7 @@ class DialogSimulator:
                 "current_time": draw.current_time,
                 "input_json": json.dumps({"tools": specs, "n_requests": len(draw.kinds), "kinds": draw.kinds}, ensure_ascii=False),
             },
-            schema=plan_schema_for([s["name"] for s in specs], len(draw.kinds)),
+            schema=plan_schema_for([s["name"] for s in specs], draw.kinds, [p for s in specs for p in (s.get("parameters") or {}).get("required", [])]),
         )
         requests = answer.value["requests"]
         names = {s["name"] for s in specs}
@@ -176,7 +176,7 @@ class DialogSimulator:
             for request in record["plan"]:
                 messages.append({"role": "user", "content": await self.user_turn(messages, request, "new_request", "Make this request now.")})
                 supplied = not request.get("withhold")
-                needs_tools = request["kind"] != "no_tool" and bool(request.get("tools"))
+                needs_tools = request["kind"] != "no_tool"
                 fresh_user_turn = True
                 for _ in range(self.settings.max_assistant_steps_per_request):
                     require = self.settings.tool_choice == "plan" and needs_tools and fresh_user_turn and supplied
