@@ -32,15 +32,20 @@ class OutputInvalid(LoopToolError):
         super().__init__(f"{reason}: {detail}")
 
 
-def decode_json_answer(text: str) -> Any:
-    """First JSON value in the answer, tolerating code fences and prose around it."""
+def decode_json_answer(text: str, finish_reason: str | None = None) -> Any:
+    """The JSON value the answer starts (code fences and leading prose tolerated).
+
+    Only the first opening bracket is tried: when the answer is cut off, a later, inner object
+    would decode fine and be mistaken for the answer."""
     cleaned = FENCE.sub("", text.strip())
-    for start, char in enumerate(cleaned):
-        if char in "{[":
-            try:
-                return _DECODER.raw_decode(cleaned, start)[0]
-            except ValueError:
-                continue
+    start = next((i for i, char in enumerate(cleaned) if char in "{["), None)
+    if start is not None:
+        try:
+            return _DECODER.raw_decode(cleaned, start)[0]
+        except ValueError:
+            pass
+    if finish_reason == "length":
+        raise OutputInvalid("truncated", "the answer hit max_tokens before its JSON was complete", text)
     raise OutputInvalid("invalid_json", "answer holds no complete JSON value", text)
 
 
@@ -143,7 +148,7 @@ class RoleCaller:
         errors: list[OutputInvalid | None] = []
         for choice in result.choices:
             try:
-                values.append(self.parse(card, choice.text, choice.tool_calls, schema))
+                values.append(self.parse(card, choice.text, choice.tool_calls, schema, choice.finish_reason))
                 errors.append(None)
             except OutputInvalid as error:
                 values.append(None)
@@ -151,7 +156,7 @@ class RoleCaller:
         return RoleAnswer(values=values, errors=errors, result=result, task=card)
 
     @staticmethod
-    def parse(card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None) -> Any:
+    def parse(card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None, finish_reason: str | None = None) -> Any:
         if card.output == "text":
             return text
         if card.output == "choice":
@@ -165,4 +170,4 @@ class RoleCaller:
             parsed = parse_openai_tool_calls({"content": text, "tool_calls": tool_calls}) if tool_calls else parse_tool_calls(text)
             return parsed
         name = card.schema_name or "output"
-        return check_schema(decode_json_answer(text), name, schema or get_schema(name), text)
+        return check_schema(decode_json_answer(text, finish_reason), name, schema or get_schema(name), text)

@@ -111,3 +111,17 @@ def test_cli_check_exit_code_and_message(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert "roles.planner.endpoints" in out.replace("\n", "") and "zzz" in out
     assert main(["check", str(write(tmp_path, GOOD, "ok.toml"))]) == 0
+
+
+def test_json_answers_decode_only_from_their_start() -> None:
+    from looptool.roles.caller import OutputInvalid, decode_json_answer
+
+    assert decode_json_answer('```json\n{"a": [1, {"b": 2}]}\n```') == {"a": [1, {"b": 2}]}
+    assert decode_json_answer('Sure! {"a": 1} trailing words') == {"a": 1}
+    cut = '{"results": [{"name": "x", "content": {"k": 1}}, {"name": "y", "content": {"v'
+    with pytest.raises(OutputInvalid) as info:
+        decode_json_answer(cut, "length")
+    assert info.value.reason == "truncated", "an inner object of a cut-off answer must not pass as the answer"
+    with pytest.raises(OutputInvalid) as info:
+        decode_json_answer(cut)
+    assert info.value.reason == "invalid_json"
