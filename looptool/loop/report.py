@@ -112,6 +112,10 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     right.set_xlabel("dataset of iteration")
     right.set_title("composition of D_j (Eq. 5)")
     right.legend(loc="best", fontsize=8)
+    from matplotlib.ticker import MaxNLocator
+
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.png")
