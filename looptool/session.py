@@ -88,6 +88,10 @@ class EngineSession:
         self.caller = RoleCaller(self.client, self.loaded)
         return self
 
+    async def hold(self, context: Any) -> Any:
+        """Enter an async context manager that lives as long as the session (e.g. a worker)."""
+        return await self._stack.enter_async_context(context)
+
     async def __aexit__(self, *exc: Any) -> None:
         with anyio.CancelScope(shield=True):  # servers are stopped even when the run is cancelled
             await self._stack.aclose()

@@ -48,9 +48,10 @@ class BfclBackend:
                 await self.worker.call("sandbox_close", session=f"{session}|{class_name}")
 
 
-async def maybe_bfcl_backend(pool_entries: list[dict[str, Any]], stack: contextlib.AsyncExitStack, scratch: Path) -> BfclBackend | None:
-    """A backend for the pool's BFCL tools, with its worker on `stack`; None if the pool has none."""
+async def maybe_bfcl_backend(pool_entries: list[dict[str, Any]], session: Any, scratch: Path) -> BfclBackend | None:
+    """A backend for the pool's BFCL tools, its worker held by the engine session; None if the
+    pool has no BFCL tools."""
     if not any(str(e.get("backend", "")).startswith(PREFIX) for e in pool_entries):
         return None
-    worker = await stack.enter_async_context(BfclWorker(scratch))
+    worker = await session.hold(BfclWorker(scratch))
     return BfclBackend(worker)

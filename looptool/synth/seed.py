@@ -114,7 +114,7 @@ class SeedBuilder:
         if self.settings.dialogs.executable_backends:
             from looptool.synth.bfcl_backend import maybe_bfcl_backend
 
-            backend = await maybe_bfcl_backend(pool.load_pool(self.store), self.session._stack, self.store.stage_dir("seed/dialogs") / "bfcl_worker")
+            backend = await maybe_bfcl_backend(pool.load_pool(self.store), self.session, self.store.stage_dir("seed/dialogs") / "bfcl_worker")
             if backend is not None:
                 registry.backends.append(backend)
         return registry
