@@ -82,7 +82,6 @@ async def run_units(
             summary.total += 1
             if unit_id in out:
                 summary.skipped += 1
-                progress.advance(0)
                 continue
             yield unit_id, unit
 
