@@ -216,6 +216,18 @@ def _prompt_text(payload: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _envelope(kind: str, answer_id: str, model: str, choices: list[dict[str, Any]], prompt: str, completion_tokens: int) -> dict[str, Any]:
+    prompt_tokens = count_tokens(prompt)
+    return {
+        "id": answer_id,
+        "object": kind,
+        "created": int(time.time()),
+        "model": model,
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+    }
+
+
 def chat_completion(payload: dict[str, Any], settings: SimSettings) -> dict[str, Any]:
     model = str(payload.get("model", "sim"))
     digest = body_digest(payload)
@@ -237,18 +249,7 @@ def chat_completion(payload: dict[str, Any], settings: SimSettings) -> dict[str,
             choice["logprobs"] = {"content": _logprob_entries(message.get("content") or text, rng, top)}
         choices.append(choice)
     prompt = _prompt_text(payload)
-    body: dict[str, Any] = {
-        "id": f"chatcmpl-sim-{digest[:16]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": count_tokens(prompt),
-            "completion_tokens": completion_tokens,
-            "total_tokens": count_tokens(prompt) + completion_tokens,
-        },
-    }
+    body = _envelope("chat.completion", f"chatcmpl-sim-{digest[:16]}", model, choices, prompt, completion_tokens)
     if payload.get("prompt_logprobs") is not None:
         body["prompt_logprobs"] = _prompt_logprobs(prompt, choice_rng(settings, model, digest, -1))
     return body
@@ -291,15 +292,4 @@ def text_completion(payload: dict[str, Any], settings: SimSettings) -> dict[str,
         if payload.get("prompt_logprobs") is not None:
             choice["prompt_logprobs"] = _prompt_logprobs(prompt, choice_rng(settings, model, digest, -1))
         choices.append(choice)
-    return {
-        "id": f"cmpl-sim-{digest[:16]}",
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": count_tokens(prompt),
-            "completion_tokens": completion_tokens,
-            "total_tokens": count_tokens(prompt) + completion_tokens,
-        },
-    }
+    return _envelope("text_completion", f"cmpl-sim-{digest[:16]}", model, choices, prompt, completion_tokens)
