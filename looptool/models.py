@@ -66,6 +66,15 @@ def require_runtime_python(runtime: str) -> Path:
     return python
 
 
+def builder_python() -> Path:
+    """A runtime that can build models (torch + transformers + tokenizers + gguf): the vLLM one,
+    else the TRL one, so a TRL-only setup (e.g. a dry run against the simulator) can build them."""
+    for runtime in ("vllm", "trl"):
+        if runtime_python(runtime).exists():
+            return runtime_python(runtime)
+    return require_runtime_python("vllm")
+
+
 def ensure_model(name: str) -> Path:
     """Return the directory of model `name`, building it first if it is missing or stale.
 
@@ -78,7 +87,7 @@ def ensure_model(name: str) -> Path:
     fingerprint = _fingerprint(script)
     if target.is_dir() and _recorded_fingerprint(target) == fingerprint:
         return target
-    python = require_runtime_python("vllm")
+    python = builder_python()
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.build-", dir=target.parent))
     try:
