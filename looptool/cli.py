@@ -181,7 +181,17 @@ def run_async(function, *args):  # noqa: ANN001, ANN201
             raise KeyboardInterrupt
         return result
 
-    return anyio.run(supervised)
+    try:
+        return anyio.run(supervised)
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+
+
+def _single(error: BaseException) -> BaseException:
+    """The one real error inside task-group wrappers, so callers can catch it by type."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -71,9 +71,10 @@ async def verify_new(caller: RoleCaller, sample: StepSample, use_judge: bool) ->
     payload = {"tools": sample.tools, "conversation": sample.messages, "calls": sample.label_calls}
     try:
         answer = await caller.call("judge", "verify_step", {"input_json": json.dumps(payload, ensure_ascii=False)})
+        verdict = answer.value["verdict"]
     except OutputInvalid as error:
         return f"judge:unusable_{error.reason}"
-    return None if answer.value["verdict"] == "pass" else "judge:fail"
+    return None if verdict == "pass" else "judge:fail"
 
 
 async def expand_seed(

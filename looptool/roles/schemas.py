@@ -74,7 +74,7 @@ def plan_schema_for(tool_names: list[str], kinds: list[str], required_params: li
 
 USER_TURN: dict[str, Any] = {
     "type": "object",
-    "properties": {"message": {"type": "string", "minLength": 1}, "finished": {"type": "boolean"}},
+    "properties": {"message": {"type": "string", "minLength": 1, "maxLength": 1200}, "finished": {"type": "boolean"}},
     "required": ["message", "finished"],
     "additionalProperties": False,
 }
@@ -112,7 +112,8 @@ def tool_result_schema_for(n_calls: int) -> dict[str, Any]:
 
 STEP_VERDICT: dict[str, Any] = {
     "type": "object",
-    "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}, "reason": {"type": "string"}},
+    # Bounded text: a small model otherwise rambles inside the string until max_tokens.
+    "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}, "reason": {"type": "string", "maxLength": 400}},
     "required": ["verdict", "reason"],
     "additionalProperties": False,
 }
@@ -123,7 +124,7 @@ LABEL_VERDICT: dict[str, Any] = {
     "type": "object",
     "properties": {
         "verdict": {"type": "string", "enum": list(LABEL_VERDICTS)},
-        "analysis": {"type": "string"},
+        "analysis": {"type": "string", "maxLength": 1200},
     },
     "required": ["verdict", "analysis"],
     "additionalProperties": False,

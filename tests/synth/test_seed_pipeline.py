@@ -162,3 +162,14 @@ def test_bfcl_backends_execute_calls_for_real_in_dialogs(tmp_path: Path, require
     assert tool_messages and all('"result"' in m or '"error"' in m for m in tool_messages)
     stats = read_json(tmp_path / "run/stats/seed__dialogs.json")
     assert "tool" not in stats["roles"], "no tool-agent calls for executable tools"
+
+
+def test_cli_reports_a_stage_error_in_one_line_and_keeps_finished_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from looptool.cli import main
+
+    config = sim_config(tmp_path, apis=0, dialogs=2)  # nothing synthesised, nothing imported: an empty pool
+    assert main(["synth", "dialogs", str(config)]) == 1
+    out = capsys.readouterr().out.replace("\n", " ")
+    assert "error" in out and "the tool pool is empty" in out and "Traceback" not in out
+    manifest = read_json(tmp_path / "run/manifest.json")
+    assert {"seed/apis", "seed/pool"} <= set(manifest["stages"]) and "seed/dialogs" not in manifest["stages"]
