@@ -120,3 +120,14 @@ def test_no_jglv_ablation_never_touches_labels(tmp_path: Path) -> None:
     d2 = samples(run / "iter_02/dataset/dataset.jsonl")
     assert not [s for s in d2 if s.provenance.bucket in ("EE", "HPPL")]
     assert not [s for s in d2 if s.provenance.origin == "label_fix"]
+
+
+def test_status_lists_stages_in_pipeline_order(finished_run, capsys: pytest.CaptureFixture[str]) -> None:
+    from looptool.cli import main
+
+    run, _, _ = finished_run
+    assert main(["status", str(run)]) == 0
+    out = capsys.readouterr().out
+    positions = [out.index(key) for key in ("seed/apis", "seed/samples", "iter_01/dataset", "iter_01/train", "iter_01/probe", "iter_01/compose", "iter_02/train")]
+    assert positions == sorted(positions)
+    assert "next: finished" in out and "rejected[" in out.replace("\n", "") or "D_SEED_NEW" in out
