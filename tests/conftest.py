@@ -8,11 +8,13 @@ go green by silently skipping the integration tests.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
-from looptool.paths import runtime_python
+sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (runtime_support)
+from runtime_support import runtime_or_skip  # noqa: E402
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,17 +29,4 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture
 def require_runtime(request: pytest.FixtureRequest):
     """Return a function mapping a runtime name to its python, skipping or failing if absent."""
-
-    def _require(name: str) -> Path:
-        python = runtime_python(name)
-        if python.exists():
-            return python
-        message = (
-            f"runtime environment {name!r} missing at {python}; "
-            f"build it with scripts/setup_{name}.sh"
-        )
-        if request.config.getoption("--require-runtimes"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-    return _require
+    return lambda name: runtime_or_skip(request.config, name)

@@ -13,6 +13,7 @@ blocking anyio portal because the supervisor is async.
 from __future__ import annotations
 
 import json
+import sys
 import math
 import os
 import subprocess
@@ -27,43 +28,17 @@ from anyio.from_thread import start_blocking_portal
 
 from looptool.llm.vllm_server import VLLMServer, VLLMServerSpec
 from looptool.models import ensure_model
-from looptool.paths import data_dir, runtime_python
+from looptool.paths import data_dir
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runtime_support import runtime_or_skip  # noqa: E402  (tests/ is on sys.path via conftest)
+from vllm_fixtures import WEATHER_TOOL  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "strict": True,
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "enum": ["Paris", "Tokyo", "Oslo"]},
-                "metric": {"type": "boolean"},
-            },
-            "required": ["city", "metric"],
-            "additionalProperties": False,
-        },
-    },
-}
-
-
-def _need_vllm_runtime(request: pytest.FixtureRequest) -> Path:
-    """Module-scoped twin of conftest's require_runtime (that fixture is function-scoped)."""
-    python = runtime_python("vllm")
-    if python.exists():
-        return python
-    message = f"runtime environment 'vllm' missing at {python}; build it with scripts/setup_vllm.sh"
-    if request.config.getoption("--require-runtimes"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def tiny_model(request: pytest.FixtureRequest) -> Path:
-    _need_vllm_runtime(request)
+    runtime_or_skip(request.config, "vllm")
     return ensure_model("tiny")
 
 
@@ -237,7 +212,7 @@ def _state(pid: int) -> str:
 
 
 def test_tiny_model_build_is_deterministic(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    python = _need_vllm_runtime(request)
+    python = runtime_or_skip(request.config, "vllm")
     script = data_dir("scripts") / "make_tiny_model.py"
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     for out in ("a", "b"):

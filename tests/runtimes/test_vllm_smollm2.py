@@ -8,7 +8,9 @@ not. Startup time and RSS are printed for docs/vllm_cpu.md.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,42 +18,16 @@ from anyio.from_thread import start_blocking_portal
 
 from looptool.llm.vllm_server import VLLMServer, VLLMServerSpec
 from looptool.models import ensure_model
-from looptool.paths import runtime_python
+
+sys.path.insert(0, str(Path(__file__).parent))
+from runtime_support import runtime_or_skip  # noqa: E402  (tests/ is on sys.path via conftest)
+from vllm_fixtures import WEATHER_TOOL  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city.",
-        "strict": True,
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "enum": ["Paris", "Tokyo", "Oslo"]},
-                "metric": {"type": "boolean"},
-            },
-            "required": ["city", "metric"],
-            "additionalProperties": False,
-        },
-    },
-}
-
-
-def _need_vllm_runtime(request: pytest.FixtureRequest) -> None:
-    """Module-scoped twin of conftest's require_runtime (that fixture is function-scoped)."""
-    python = runtime_python("vllm")
-    if not python.exists():
-        message = f"runtime environment 'vllm' missing at {python}; build it with scripts/setup_vllm.sh"
-        if request.config.getoption("--require-runtimes"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 @pytest.fixture(scope="module")
 def smol_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
-    _need_vllm_runtime(request)
+    runtime_or_skip(request.config, "vllm")
     model = ensure_model("smollm2")
     logs = tmp_path_factory.mktemp("vllm-smol")
     spec = VLLMServerSpec(
