@@ -130,19 +130,10 @@ class RoleCaller:
             **extra,
         )
 
-    async def call(
-        self,
-        role: str,
-        task: str,
-        variables: dict[str, Any] | None = None,
-        *,
-        messages: list[dict[str, Any]] | None = None,
-        schema: dict[str, Any] | None = None,
-        tools: list[dict[str, Any]] | None = None,
-        **overrides: Any,
-    ) -> RoleAnswer:
+    async def call(self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any) -> RoleAnswer:
+        """Send the task's request (see build_request for `options`) and parse every choice."""
         card = self.task(role, task)
-        request = self.build_request(role, task, variables, messages=messages, schema=schema, tools=tools, **overrides)
+        request = self.build_request(role, task, variables, schema=schema, **options)
         result = await self.client.chat(role, request)
         values: list[Any] = []
         errors: list[OutputInvalid | None] = []
