@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from looptool.config.load import LoadedConfig
-from looptool.loop.runner import LoopRunner, Trainer, policy_is_served_by_loop
+from looptool.loop.runner import LoopRunner, Trainer, check_probe_target, policy_is_served_by_loop
 from looptool.session import EngineSession
 from looptool.store import RunStore
 from looptool.synth.seed import SeedBuilder
@@ -18,6 +18,7 @@ ALL_ROLES = ["planner", "user", "assistant", "tool", "judge", "generator", "poli
 
 async def run_all(loaded: LoadedConfig, *, trainer: Trainer | None = None) -> dict[str, Any]:
     loaded.require_roles(ALL_ROLES)
+    check_probe_target(loaded)  # before seed construction: a wrong probe target is a config error
     started = time.monotonic()
     store = RunStore(loaded.run_dir)
     with store:

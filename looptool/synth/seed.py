@@ -102,7 +102,7 @@ class SeedBuilder:
             for record in iter_jsonl(self.store.path(DIALOGS, "dialogs.jsonl")):
                 statuses[record["status"]] = statuses.get(record["status"], 0) + 1
                 turns += len(record["messages"])
-                steps += len(record["steps"])
+                steps += sum(1 for step in record["steps"] if step.get("calls"))
             return {"dialogs": sum(statuses.values()), "messages": turns, "tool_call_steps": steps, "llm_failures": summary.failed, **{f"status[{k}]": v for k, v in sorted(statuses.items())}}
 
         return await self._stage(DIALOGS, "dialog simulation", body)

@@ -108,18 +108,42 @@ def test_trainer_chain_and_report(finished_run) -> None:
         assert f"iter_02/{stage}" in manifest["stages"]
 
 
-def test_no_jglv_ablation_never_touches_labels(tmp_path: Path) -> None:
-    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, extra="[loop.ablations]\nno_jglv = true\nno_edde = true\nno_high_ppl = true")
+def test_without_jglv_ablation_never_calls_the_judge_nor_touches_labels(tmp_path: Path) -> None:
+    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, extra="[loop.ablations]\nwithout_jglv = true")
     trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
     anyio.run(lambda: run_all(load_config(config), trainer=trainer))
     run = tmp_path / "run"
+    probes = read_jsonl(run / "iter_01/probe/results.jsonl")
     verdicts = read_jsonl(run / "iter_01/judge/verdicts.jsonl")
-    assert verdicts and all(v["verdict"] == "PRED_WRONG" and v["ablation"] == "no_jglv" for v in verdicts)
+    assert {v["id"] for v in verdicts} == {p["id"] for p in probes if not p["matched"]}, "every mismatch is an error seed"
+    assert verdicts and all(v["verdict"] == "PRED_WRONG" and v["ablation"] == "without_jglv" for v in verdicts)
     judge_stats = read_json(run / "stats/iter_01__judge.json")
     assert judge_stats["total"]["requests"] == 0
+    d1 = {s.id: s for s in samples(run / "iter_01/dataset/dataset.jsonl")}
     d2 = samples(run / "iter_02/dataset/dataset.jsonl")
-    assert not [s for s in d2 if s.provenance.bucket in ("EE", "HPPL")]
     assert not [s for s in d2 if s.provenance.origin == "label_fix"]
+    for sample in d2:
+        if sample.id in d1:
+            assert sample.label_calls == d1[sample.id].label_calls and sample.label_text == d1[sample.id].label_text
+
+
+def test_a_policy_endpoint_the_loop_does_not_serve_is_a_config_error(tmp_path: Path) -> None:
+    from looptool.errors import ConfigError
+
+    config = loop_config(tmp_path, dialogs=4, iterations=1, first_size=2)
+    config.write_text(config.read_text().replace("fixed_endpoint = true", "fixed_endpoint = false"))
+    trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        anyio.run(lambda: run_all(load_config(config), trainer=trainer))
+    assert error.value.key == "roles.policy" and "fixed_endpoint" in str(error.value)
+    assert not (tmp_path / "run/seed").exists(), "nothing runs before the configuration is fixed"
+
+
+def test_every_probe_result_records_the_model_that_answered(finished_run) -> None:
+    run, _, _ = finished_run
+    results = read_jsonl(run / "iter_01/probe/results.jsonl")
+    assert results and all(r["endpoint"] == "policy" and r["model"] == "sim-policy" for r in results)
+    assert read_json(run / "manifest.json")["stages"]["iter_01/probe"]["counts"]["fixed_endpoint"] is True
 
 
 def test_status_lists_stages_in_pipeline_order(finished_run, capsys: pytest.CaptureFixture[str]) -> None:

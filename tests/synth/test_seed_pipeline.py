@@ -93,7 +93,7 @@ def test_injected_bad_turns_are_rejected_with_the_right_reason(tmp_path: Path) -
     for verdict in verdicts.values():
         if verdict["passed"]:
             assert all(not s["rule_issues"] for s in dialogs[verdict["id"]]["steps"])
-            assert all(step["judge"]["verdict"] == "pass" for step in verdict["steps"])
+            assert all(step["verdict"] == "pass" for step in verdict["steps"])
 
 
 def test_tool_file_import_counts_bad_specs_with_where_and_why(tmp_path: Path) -> None:
