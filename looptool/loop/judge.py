@@ -75,8 +75,8 @@ def roles_analysis(text: str, label_first: bool, label_name: str, prediction_nam
 
     def named(match: re.Match[str]) -> str:
         name = names[match.group(1).upper()]
-        start = match.start()
-        sentence_start = start == 0 or text[:start].rstrip().endswith((".", "!", "?", ":"))
+        before = match.string[: match.start()].rstrip()
+        sentence_start = not before or before.endswith((".", "!", "?", ":"))
         return name[0].upper() + name[1:] if sentence_start else name
 
     return _BARE.sub(named, _NAMED.sub(named, text))

@@ -176,9 +176,9 @@ RULES: list[Rule] = [
 ]
 
 
-def rule_findings(subject: Subject, rules: Iterable[Rule] = RULES) -> list[Finding]:
+def rule_findings(subject: Subject, rules: Iterable[Rule] | None = None) -> list[Finding]:
     findings: list[Finding] = []
-    for rule in rules:
+    for rule in RULES if rules is None else rules:
         for finding in rule.check(subject):
             if finding not in findings:
                 findings.append(finding)
@@ -195,10 +195,10 @@ async def judge_step(caller: RoleCaller, subject: Subject, step: CheckedStep) ->
     payload = {"tools": subject.tools, "conversation": subject.messages[: step.index], "answer": answer_view(step.calls, step.text)}
     variables = {"current_time": subject.current_time, "input_json": json.dumps(payload, ensure_ascii=False)}
     try:
-        answer = await caller.call("judge", "verify_step", variables)
+        value = (await caller.call("judge", "verify_step", variables)).value
     except OutputInvalid as error:
         return StepJudgement(index=step.index, verdict="fail", reason=f"unusable: judge answer {error.reason}")
-    return StepJudgement(index=step.index, verdict=answer.value["verdict"], reason=answer.value["reason"])
+    return StepJudgement(index=step.index, verdict=value["verdict"], reason=value["reason"])
 
 
 async def verify(caller: RoleCaller, subject: Subject, use_judge: bool) -> Verdict:
