@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import anyio
@@ -156,3 +157,26 @@ def test_status_lists_stages_in_pipeline_order(finished_run, capsys: pytest.Capt
     assert positions == sorted(positions)
     assert "next: finished" in out
     assert "D_SEED_NEW=" in out
+
+
+@pytest.mark.parametrize("ablation", ["error_seed_repetition", "remove_edde"])
+def test_d_ee_ablations_ask_no_generator_and_compose_their_replacement(tmp_path: Path, ablation: str) -> None:
+    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, dataset_size=40, extra=f"[loop.ablations]\n{ablation} = true")
+    trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
+    anyio.run(lambda: run_all(load_config(config), trainer=trainer))
+    run = tmp_path / "run"
+    assert "generator" not in read_json(run / "stats/iter_01__expand.json").get("roles", {})
+    seeds = {v["id"] for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl") if v["verdict"] in ("PRED_WRONG", "LABEL_WRONG")}
+    assert seeds, "the policy's injected errors give error seeds"
+    d2 = samples(run / "iter_02/dataset/dataset.jsonl")
+    composition = read_json(run / "iter_01/compose/composition.json")
+    assert composition["D_EE"] == 0 and composition["ablation"] == ablation
+    copies = [s for s in d2 if s.provenance.selection == "error_seed_repetition"]
+    if ablation == "remove_edde":
+        assert not copies
+        return
+    assert copies, "the near-duplicate filter must not delete the repetitions"
+    assert {c.provenance.parent_id for c in copies} <= seeds and all("~rep" in c.id for c in copies)
+    per_parent = Counter(c.provenance.parent_id for c in copies)
+    assert max(per_parent.values()) <= 4, "k = 4 repetitions per error seed at most"
+    assert all(c.provenance.bucket == "ES" for c in copies)
