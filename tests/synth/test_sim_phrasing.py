@@ -203,3 +203,34 @@ def test_spelled_function_names_are_detected() -> None:
     assert mentions_function_name("please call get_weather now", tools)
     assert not mentions_function_name("please get the weather now", tools)
     assert re.search(r"\bget the weather\b", render_request(tools, [[{"name": "get_weather", "arguments": {}}]], random.Random(0)))
+
+
+def test_a_wording_that_does_not_read_back_is_redrawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """render_request keeps a text only if the parser reads back the truth; here the first
+    reading is made to fail, as an ambiguous template draw would."""
+    import looptool.sim.phrasing as phrasing
+
+    tools = [{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    phases = [[{"name": "get_weather", "arguments": {"city": "Oslo"}}]]
+    real = phrasing.parse_request
+    texts: list[str] = []
+
+    def first_reading_fails(text, tools_):
+        texts.append(text)
+        return None if len(texts) == 1 else real(text, tools_)
+
+    monkeypatch.setattr(phrasing, "parse_request", first_reading_fails)
+    text = render_request(tools, phases, random.Random(3))
+    assert len(texts) == 2 and text == texts[1]
+    monkeypatch.setattr(phrasing, "parse_request", lambda text, tools_: None)
+    with pytest.raises(PhrasingError):
+        render_request(tools, phases, random.Random(3))
+
+
+def test_the_plain_fallback_always_reads_back() -> None:
+    for seed in range(40):
+        rng = random.Random(5000 + seed)
+        tools = random_tools(rng, rng.randint(1, 5))
+        phases = [[random_call(rng.choice(tools), rng) for _ in range(rng.randint(1, 3))] for _ in range(rng.randint(1, 3))]
+        text = render_request(tools, phases, rng, attempts=0)  # attempts=0: the plain form straight away
+        assert exact(parse_request(text, tools)) == exact(phases), text
