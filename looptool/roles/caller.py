@@ -17,6 +17,7 @@ from looptool.llm.client import LLMClient
 from looptool.llm.types import ChatRequest, LLMResult, StructuredOutput
 from looptool.roles.cards import TaskCard
 from looptool.roles.schemas import get_schema
+from looptool.tools.patterns import safe_validator
 
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 _DECODER = json.JSONDecoder()
@@ -57,7 +58,7 @@ def validator_for(name: str, schema: dict[str, Any]) -> jsonschema.protocols.Val
     validator = _VALIDATORS.get(key)
     if validator is None:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        validator = _VALIDATORS[key] = cls(schema)
+        validator = _VALIDATORS[key] = safe_validator(cls)(schema)  # schemas embed model-written specs
     return validator
 
 
