@@ -2,7 +2,9 @@
 
 Layout:
     <run>/config.toml              the config exactly as given (provenance)
-    <run>/manifest.json            finished stages with their counts and outputs
+    <run>/config.resolved.json     the validated config; a resumed run is compared against it
+    <run>/manifest.json            finished stages with their counts and outputs; incomplete
+                                   stages with their failed counts and cause; config changes
     <run>/<stage key>/...          e.g. seed/apis, seed/dialogs, iter_01/train, iter_01/probe
     <run>/stats/<stage key>.json   client counters of that stage
 
@@ -17,6 +19,7 @@ import fcntl
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +31,22 @@ def iteration_key(iteration: int, stage: str) -> str:
     return f"iter_{iteration:02d}/{stage}"
 
 
+@dataclass(frozen=True)
+class ResumePolicy:
+    """What a run may do that the default refuses; each use is recorded in the manifest."""
+
+    allow_partial: bool = False  # go on past a stage whose units did not all finish
+    allow_config_change: bool = False  # resume although the config changed for stages already run
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 class RunStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, policy: ResumePolicy | None = None) -> None:
         self.root = Path(root).resolve()
+        self.policy = policy or ResumePolicy()
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_handle: Any = None
 
@@ -85,7 +101,9 @@ class RunStore:
         return self.root / "manifest.json"
 
     def manifest(self) -> dict[str, Any]:
-        return read_json(self.manifest_path, default={"stages": {}})
+        manifest = read_json(self.manifest_path, default=None) or {}
+        manifest.setdefault("stages", {})
+        return manifest
 
     def is_finished(self, key: str) -> bool:
         return key in self.manifest()["stages"]
@@ -93,10 +111,33 @@ class RunStore:
     def stage_info(self, key: str) -> dict[str, Any] | None:
         return self.manifest()["stages"].get(key)
 
+    def started_stages(self) -> set[str]:
+        """Stages that ran at least partly (finished, incomplete or begun): their outputs exist."""
+        manifest = self.manifest()
+        return set(manifest["stages"]) | set(manifest.get("incomplete", {})) | set(manifest.get("started", {}))
+
+    def mark_started(self, key: str) -> None:
+        manifest = self.manifest()
+        if key in manifest.get("started", {}):
+            return
+        manifest.setdefault("started", {})[key] = _now()
+        atomic_write_json(self.manifest_path, manifest)
+
     def mark_finished(self, key: str, **info: Any) -> None:
         manifest = self.manifest()
-        manifest["stages"][key] = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info}
+        manifest["stages"][key] = {"finished_at": _now(), **info}
+        manifest.get("incomplete", {}).pop(key, None)
         atomic_write_json(self.manifest_path, manifest)
+
+    def mark_incomplete(self, key: str, **info: Any) -> None:
+        """The stage ran but not every unit has a final record: not finished, and why."""
+        manifest = self.manifest()
+        manifest["stages"].pop(key, None)
+        manifest.setdefault("incomplete", {})[key] = {"at": _now(), **{k: v for k, v in info.items() if v is not None}}
+        atomic_write_json(self.manifest_path, manifest)
+
+    def incomplete_info(self, key: str) -> dict[str, Any] | None:
+        return self.manifest().get("incomplete", {}).get(key)
 
     def mark_progress(self, text: str) -> None:
         """Where the run is now (shown by `looptool status`)."""
@@ -107,7 +148,9 @@ class RunStore:
     def forget(self, key: str) -> None:
         """Mark a stage as not done (e.g. `looptool rerun`); its files stay for inspection."""
         manifest = self.manifest()
-        if manifest["stages"].pop(key, None) is not None:
+        found = manifest["stages"].pop(key, None) is not None
+        found |= manifest.get("incomplete", {}).pop(key, None) is not None
+        if found:
             atomic_write_json(self.manifest_path, manifest)
 
     def save_stats(self, key: str, stats: dict[str, Any]) -> Path:

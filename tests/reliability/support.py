@@ -1,0 +1,64 @@
+"""Configs for reliability tests: every role on one OpenAI-compatible URL (a simulator the test
+runs, with the faults it injects), so the test controls exactly what the engine sees."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+ROLES = ("planner", "user", "assistant", "tool", "generator", "judge")
+
+
+def url_config(
+    tmp_path: Path,
+    base_url: str,
+    *,
+    apis: int = 16,
+    dialogs: int = 8,
+    client: str = "",
+    extra: str = "",
+    name: str = "run.toml",
+    timeout_s: float = 300.0,
+) -> Path:
+    """Config with one endpoint per model name (the simulator's profiles are keyed by model)."""
+    endpoints = "\n".join(
+        f'[endpoints.{role}]\nbase_url = "{base_url}"\nmodel = "sim-{role}"\nmax_concurrency = 16\ntimeout_s = {timeout_s}\nconnect_timeout_s = 2\n'
+        for role in ROLES
+    )
+    roles = "\n".join(f'{role} = "{role}"' for role in ROLES)
+    text = f"""
+[run]
+name = "reliability"
+dir = "run"
+seed = 11
+
+[client]
+{client}
+
+{endpoints}
+[roles]
+{roles}
+
+[synth]
+domains = ["travel", "finance", "smart_home"]
+[synth.apis]
+attempts = {apis}
+concurrency = 8
+[synth.dialogs]
+count = {dialogs}
+concurrency = 8
+[synth.verify]
+concurrency = 8
+{extra}
+"""
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def closed_port_url() -> str:
+    """A URL on 127.0.0.1 where nothing listens: every connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"
