@@ -132,10 +132,30 @@ class RoleCaller:
         )
 
     async def call(self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any) -> RoleAnswer:
-        """Send the task's request (see build_request for `options`) and parse every choice."""
+        """Send the task's request (see build_request for `options`) and parse every choice.
+
+        An answer none of whose choices parses or validates (for tool calls: one with a malformed
+        call) is asked again, up to `client.invalid_answer_retries` times, each time with its own
+        seed (and, for a greedy task, at `client.reask_temperature`: a greedy model repeats
+        itself), so one bad answer does not throw a whole unit away. Re-asks are counted per role
+        as `invalid_answer_retries`; the last answer is returned as it is."""
         card = self.task(role, task)
-        request = self.build_request(role, task, variables, schema=schema, **options)
-        result = await self.client.chat(role, request)
+        config = self.client.config
+        reask: dict[str, Any] = {}
+        for attempt in range(config.invalid_answer_retries + 1):
+            request = self.build_request(role, task, variables, schema=schema, **{**options, **reask})
+            result = await self.client.chat(role, request)
+            answer = self._parse_choices(card, result, schema)
+            if attempt == config.invalid_answer_retries or not self.unusable(card, answer):
+                answer.extras["invalid_answer_retries"] = attempt
+                return answer
+            self.client.stats.role(role).invalid_answer_retries += 1
+            reask = {"seed": 1000 + attempt + 1 + int(request.seed or 0)}
+            if request.temperature <= 0 and config.reask_temperature > 0:
+                reask["temperature"] = config.reask_temperature
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse_choices(self, card: TaskCard, result: LLMResult, schema: dict[str, Any] | None) -> RoleAnswer:
         values: list[Any] = []
         errors: list[OutputInvalid | None] = []
         for choice in result.choices:
@@ -146,6 +166,15 @@ class RoleCaller:
                 values.append(None)
                 errors.append(error)
         return RoleAnswer(values=values, errors=errors, result=result, task=card)
+
+    @staticmethod
+    def unusable(card: TaskCard, answer: RoleAnswer) -> bool:
+        """No choice can be used: each failed to parse/validate (or holds a malformed call)."""
+        if not answer.values:
+            return True
+        if card.output == "tool_calls":
+            return all(error is not None or getattr(value, "errors", None) for value, error in zip(answer.values, answer.errors))
+        return all(error is not None for error in answer.errors)
 
     @staticmethod
     def parse(card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None, finish_reason: str | None = None) -> Any:

@@ -40,8 +40,8 @@ async def judge_step(caller: RoleCaller, record: dict[str, Any], step: dict[str,
     try:
         answer = await caller.call("judge", "verify_step", {"input_json": json.dumps(payload, ensure_ascii=False)})
         return dict(answer.value)
-    except OutputInvalid as error:
-        return {"verdict": "fail", "reason": f"judge answer unusable ({error.reason})"}
+    except OutputInvalid as error:  # still unusable after the caller's re-asks: no verdict, not a fail
+        return {"verdict": "unusable", "reason": f"judge answer unusable ({error.reason})"}
 
 
 async def verify_dialog(caller: RoleCaller, record: dict[str, Any], use_judge: bool) -> dict[str, Any]:
@@ -58,8 +58,9 @@ async def verify_dialog(caller: RoleCaller, record: dict[str, Any], use_judge: b
         for step in record.get("steps", []):
             verdict = await judge_step(caller, record, step)
             result["steps"].append({"judge": verdict})
-            if verdict.get("verdict") != "pass" and "judge:fail" not in result["reasons"]:
-                result["reasons"].append("judge:fail")
+            reason = "judge:unusable" if verdict.get("verdict") == "unusable" else "judge:fail"
+            if verdict.get("verdict") != "pass" and reason not in result["reasons"]:
+                result["reasons"].append(reason)
     result["passed"] = not result["reasons"]
     return result
 

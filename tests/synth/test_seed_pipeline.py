@@ -78,7 +78,8 @@ def test_all_stages_end_to_end(tmp_path: Path) -> None:
 
 
 def test_injected_bad_turns_are_rejected_with_the_right_reason(tmp_path: Path) -> None:
-    config = sim_config(tmp_path, dialogs=24, assistant="malformed_rate = 0.25\nwrong_call_rate = 0.25")
+    # Re-asking off: a malformed call must then reach the rule tier and be rejected there.
+    config = sim_config(tmp_path, dialogs=24, assistant="malformed_rate = 0.25\nwrong_call_rate = 0.25", extra="[client]\ninvalid_answer_retries = 0")
     run_seed(config)
     run = tmp_path / "run"
     dialogs = {d["id"]: d for d in read_jsonl(run / "seed/dialogs/dialogs.jsonl")}
