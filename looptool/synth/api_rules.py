@@ -627,15 +627,24 @@ def check_generated_spec(
         if why:
             reject(OUTPUT_FORMAT_MISMATCH, why)
 
+    rejections += duplicate_rejections(spec, existing)
+    return rejections
+
+
+def duplicate_rejections(spec: Mapping[str, Any], existing: SpecIndex) -> list[Rejection]:
+    """The duplicate rules alone: API synthesis applies them after every unit has its answer,
+    in unit order, so which of two twins survives never depends on which finished first."""
+    name = str(spec["name"])
+    rejections = []
     clash = existing.name_conflict(name)
     if clash is not None:
-        reject(DUPLICATE_NAME, f"{name!r} duplicates existing {clash!r}")
+        rejections.append(Rejection(DUPLICATE_NAME, f"{name!r} duplicates existing {clash!r}"))
     similar = existing.most_similar(name, str(spec.get("description", "")))
     if similar is not None:
-        reject(
+        rejections.append(Rejection(
             NEAR_DUPLICATE_DESCRIPTION,
             f"{similar[1]:.2f} similar to existing {similar[0]!r} (threshold {existing.threshold})",
-        )
+        ))
     return rejections
 
 

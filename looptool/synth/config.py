@@ -15,6 +15,9 @@ class ApiSynthSettings(_Strict):
     attempts: int = Field(64, ge=0, description="(context, constraint) pairs sent to the generator")
     near_duplicate_threshold: float = Field(0.75, gt=0, le=1)
     concurrency: int = Field(64, ge=1)
+    round_size: int = Field(
+        256, ge=1, description="units per round: a prompt lists names accepted in earlier rounds only, so the result never depends on timing"
+    )
 
 
 class PoolSettings(_Strict):

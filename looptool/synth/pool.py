@@ -126,9 +126,10 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
 
     with JsonlWriter(tmp_path) as writer:
         if settings.pool.use_synthesized:
-            for record in iter_jsonl(store.path("seed/apis", "specs.jsonl")):
-                if record.get("status") == "accepted":
-                    add(writer, record["spec"], record["domain"], "synth", record["id"])
+            from looptool.synth.apis import accepted_specs
+
+            for record in accepted_specs(store):  # unit order: the pool never depends on timing
+                add(writer, record["spec"], record["domain"], "synth", record["id"])
         for name in settings.pool.import_files:
             path = resolve_import(name, base_dir)
             if not path.is_file():

@@ -62,3 +62,38 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+def sim_launch_config(tmp_path: Path, *, apis: int = 24, dialogs: int = 16, latency_ms: float = 30, extra: str = "", name: str = "sim.toml") -> Path:
+    """Config whose endpoints are a simulator the engine starts itself (dies with the process)."""
+    endpoints = "\n".join(
+        f'[endpoints.{role}]\nmodel = "sim-{role}"\nlaunch = "sim"\nmax_concurrency = 8\n[endpoints.{role}.sim]\nlatency_ms = {latency_ms}\n'
+        for role in ROLES
+    )
+    roles = "\n".join(f'{role} = "{role}"' for role in ROLES)
+    text = f"""
+[run]
+name = "determinism"
+dir = "run"
+seed = 5
+
+{endpoints}
+[roles]
+{roles}
+
+[synth]
+domains = ["travel"]
+[synth.apis]
+attempts = {apis}
+concurrency = 4
+round_size = 8
+[synth.dialogs]
+count = {dialogs}
+concurrency = 4
+[synth.verify]
+concurrency = 4
+{extra}
+"""
+    path = tmp_path / name
+    path.write_text(text)
+    return path

@@ -36,7 +36,8 @@ def test_all_stages_end_to_end(tmp_path: Path) -> None:
     run = tmp_path / "run"
     specs = read_jsonl(run / "seed/apis/specs.jsonl")
     assert len(specs) == 16
-    accepted = [s for s in specs if s["status"] == "accepted"]
+    accepted = read_jsonl(run / "seed/apis/accepted.jsonl")  # rule-checked candidates, de-duplicated in unit order
+    assert {s["id"] for s in accepted} <= {s["id"] for s in specs if s["status"] == "candidate"}
     assert results["apis"]["specs_accepted"] == len(accepted) > 0
     rejected_by_reason = sum(v for k, v in results["apis"].items() if k.startswith("rejected["))
     assert rejected_by_reason >= results["apis"]["specs_rejected"]
