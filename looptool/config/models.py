@@ -65,6 +65,8 @@ class EndpointConfig(Strict):
             return None
         from urllib.parse import urlsplit
 
+        if any(char.isspace() for char in value):
+            raise ValueError(f"{value!r} contains whitespace; a URL has none")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1")

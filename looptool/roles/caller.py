@@ -45,6 +45,8 @@ def decode_json_answer(text: str, finish_reason: str | None = None) -> Any:
             return _DECODER.raw_decode(cleaned, start)[0]
         except ValueError:
             pass
+        except RecursionError:
+            raise OutputInvalid("invalid_json", "the answer's JSON is nested too deeply", text) from None
     if finish_reason == "length":
         raise OutputInvalid("truncated", "the answer hit max_tokens before its JSON was complete", text)
     raise OutputInvalid("invalid_json", "answer holds no complete JSON value", text)
@@ -63,7 +65,10 @@ def validator_for(name: str, schema: dict[str, Any]) -> jsonschema.protocols.Val
 
 
 def check_schema(value: Any, name: str, schema: dict[str, Any], text: str = "") -> Any:
-    error = jsonschema.exceptions.best_match(validator_for(name, schema).iter_errors(value))
+    try:
+        error = jsonschema.exceptions.best_match(validator_for(name, schema).iter_errors(value))
+    except RecursionError:
+        raise OutputInvalid("schema_violation", f"{name}: the answer is nested too deeply to check", text) from None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise OutputInvalid("schema_violation", f"{name} at {where}: {error.message}", text)

@@ -19,6 +19,8 @@ from looptool.session import EngineSession
 from looptool.store import JsonlWriter, ResumePolicy, RunStore, atomic_write_json, iter_jsonl, read_json
 from looptool.synth import apis, pool, samples, verify
 from looptool.synth.dialogs import STAGE as DIALOGS, DialogSimulator, draw_dialog
+from rich.markup import escape
+
 from looptool.ui import console, print_stage_summary
 from looptool.units import StageRun, run_units
 
@@ -194,7 +196,7 @@ async def build_seed(loaded: LoadedConfig, through: str = "samples", policy: Res
         loaded.require_roles(roles)
         async with EngineSession(loaded, cache_path=store.root / "cache" / "requests.sqlite", roles=roles) as session:
             results = await SeedBuilder(loaded, store, session).run(through)
-    console.print(f"seed set: {store.path(SAMPLES, 'samples.jsonl')}")
+    console.print(escape(f"seed set: {store.path(SAMPLES, 'samples.jsonl')}"))
     return results
 
 
