@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from looptool.errors import LoopToolError, StageIncomplete
+from looptool.errors import LoopToolError, StageIncomplete, StorageError
 from looptool.store.jsonl import JsonlWriter
 from looptool.ui import ProgressReporter
 
@@ -93,10 +93,18 @@ class StageRun:
         if self._token is not None:
             _CURRENT.reset(self._token)
             self._token = None
+        if isinstance(error, OSError):
+            # A write the stage made itself (parquet, a samples file) failed: name where.
+            where = error.filename or self.store.root / self.key
+            raise StorageError(f"{self.key}: cannot write {where}: {error.strerror or error}") from error
         if isinstance(error, LoopToolError) and not isinstance(error, StageIncomplete):
             # The stage stopped on an error of its own (empty input, a trainer failure, ...):
             # say so in the manifest, so `looptool status` shows why the run is stuck here.
-            self.store.mark_incomplete(self.key, cause=str(error)[:2000], failed=self.failed, not_started=self.not_started, causes=dict(self.causes))
+            try:
+                self.store.mark_incomplete(self.key, cause=str(error)[:2000], failed=self.failed, not_started=self.not_started, causes=dict(self.causes))
+            except StorageError:
+                if not isinstance(error, StorageError):
+                    raise  # a full disk says nothing about the error already on its way
 
     @property
     def failed(self) -> int:
@@ -161,13 +169,17 @@ async def run_units(
     concurrency: int = 64,
     label: str = "units",
     total: int | None = None,
+    already_done: int | None = None,
 ) -> UnitsSummary:
-    """`work(unit_id, unit)` returns the record to store; its "id" is set to unit_id."""
+    """`work(unit_id, unit)` returns the record to store; its "id" is set to unit_id.
+    `already_done` (for progress only) defaults to every record in `out`; pass the count of
+    this call's units in `out` when they are a part of the file's (e.g. one round)."""
     summary = UnitsSummary()
     started = time.monotonic()
     if total is None and isinstance(units, Sized):
         total = len(units)
     stop = anyio.Event()
+    fatal: list[StorageError] = []  # the run directory cannot be written: stop, do not count units
 
     def fresh() -> Iterator[tuple[str, U]]:
         for unit_id, unit in units:
@@ -178,19 +190,28 @@ async def run_units(
             yield unit_id, unit
 
     iterator = fresh()
-    with ProgressReporter(label, total, already_done=len(out.keys)) as progress:
+    with ProgressReporter(label, total, already_done=len(out.keys) if already_done is None else already_done) as progress:
 
         async def worker() -> None:
             for unit_id, unit in iterator:
                 try:
                     record = await work(unit_id, unit)
+                except StorageError as error:
+                    fatal.append(error)
+                    stop.set()
+                    return
                 except LoopToolError as error:
                     reason = failure_reason(error)
                     summary.failed += 1
                     summary.failures_by_reason[reason] += 1
                     summary.examples.setdefault(reason, str(error)[:2000])
                     if errors is not None:
-                        errors.write({"id": unit_id, "error": type(error).__name__, "reason": reason, "detail": str(error)[:2000], "at": time.time()})
+                        try:
+                            errors.write({"id": unit_id, "error": type(error).__name__, "reason": reason, "detail": str(error)[:2000], "at": time.time()})
+                        except StorageError as storage:
+                            fatal.append(storage)
+                            stop.set()
+                            return
                     progress.advance()
                     if getattr(error, "stops_stage", False):
                         summary.stopped_early = summary.stopped_early or str(error)[:2000]
@@ -199,7 +220,12 @@ async def run_units(
                         return
                     continue
                 record = {**record, "id": unit_id}
-                out.write(record)
+                try:
+                    out.write(record)
+                except StorageError as error:
+                    fatal.append(error)
+                    stop.set()
+                    return
                 summary.completed += 1
                 progress.advance()
                 if stop.is_set():
@@ -208,6 +234,8 @@ async def run_units(
         async with anyio.create_task_group() as group:
             for _ in range(max(1, concurrency)):
                 group.start_soon(worker)
+    if fatal:
+        raise fatal[0]
     if summary.stopped_early:
         summary.not_started = sum(1 for _ in iterator)
     out.sync()

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from looptool.errors import StageError
-from looptool.store.atomic import atomic_write_json, read_json
+from looptool.store.atomic import atomic_write_bytes, atomic_write_json, read_json, storage_error
 
 
 def iteration_key(iteration: int, stage: str) -> str:
@@ -47,22 +46,32 @@ class RunStore:
     def __init__(self, root: Path, policy: ResumePolicy | None = None) -> None:
         self.root = Path(root).resolve()
         self.policy = policy or ResumePolicy()
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise storage_error(self.root, error, "cannot create the run directory") from error
         self._lock_handle: Any = None
 
     # -- locking -------------------------------------------------------------------------------
     def lock(self) -> None:
         """Take the run's exclusive lock; a second process on the same run fails fast."""
-        handle = open(self.root / ".lock", "a+")
+        try:
+            handle = open(self.root / ".lock", "a+")
+        except OSError as error:
+            raise storage_error(self.root, error, "cannot write in the run directory") from error
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             raise StageError(f"{self.root} is in use by another looptool process") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError as error:
+            handle.close()
+            raise storage_error(self.root / ".lock", error) from error
         self._lock_handle = handle
 
     def unlock(self) -> None:
@@ -81,7 +90,10 @@ class RunStore:
     # -- layout --------------------------------------------------------------------------------
     def stage_dir(self, key: str) -> Path:
         directory = self.root / key
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise storage_error(directory, error, "cannot create") from error
         return directory
 
     def path(self, key: str, name: str) -> Path:
@@ -92,7 +104,7 @@ class RunStore:
         if config_path is not None:
             target = self.root / "config.toml"
             if Path(config_path).resolve() != target.resolve():
-                shutil.copyfile(config_path, target)
+                atomic_write_bytes(target, Path(config_path).read_bytes())
         atomic_write_json(self.root / "config.resolved.json", resolved)
 
     # -- manifest ------------------------------------------------------------------------------

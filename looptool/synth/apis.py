@@ -26,6 +26,7 @@ from typing import Any
 
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, read_json
+from looptool.store.atomic import atomic_write_lines
 from looptool.synth.api_rules import SpecIndex, check_generated_spec, duplicate_rejections
 from looptool.synth.config import SynthSettings
 from looptool.synth.trees import PairSampler, TreePair, load_trees, render_generator_prompt, response_schema_for
@@ -101,6 +102,7 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
             result = await run_units(
                 ((pair.key, pair) for pair in batch), work_for(names), out=out, errors=errors,
                 concurrency=settings.apis.concurrency, label=f"API synthesis (round {start // round_size + 1})", total=len(batch),
+                already_done=sum(1 for pair in batch if pair.key in out),
             )
             summary.failed += result.failed
             summary.completed += result.completed
@@ -132,12 +134,7 @@ def write_accepted(store: RunStore, pairs: list[TreePair], path: Path, dedup: De
         for pair in pairs:
             if pair.key in records:
                 dedup.feed(records[pair.key])
-    accepted_path = store.path(STAGE, "accepted.jsonl")
-    tmp = accepted_path.with_suffix(".jsonl.partial")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in dedup.accepted:
-            handle.write(_line({**record, "status": "accepted"}))
-    tmp.replace(accepted_path)
+    atomic_write_lines(store.path(STAGE, "accepted.jsonl"), (_line({**record, "status": "accepted"}) for record in dedup.accepted))
     atomic_write_json(store.path(STAGE, "duplicates.json"), dedup.duplicates)
 
 

@@ -17,6 +17,7 @@ from looptool.errors import StageError
 from looptool.paths import runtime_python
 from looptool.session import EngineSession
 from looptool.store import JsonlWriter, ResumePolicy, RunStore, atomic_write_json, iter_jsonl, read_json
+from looptool.store.atomic import atomic_write_lines
 from looptool.synth import apis, pool, samples, verify
 from looptool.synth.dialogs import STAGE as DIALOGS, DialogSimulator, draw_dialog
 from rich.markup import escape
@@ -157,11 +158,7 @@ class SeedBuilder:
                 collected.extend(samples.dialog_samples(records[verdict["id"]], verdict, settings))
         collected.sort(key=lambda s: s.id)
         jsonl_path = self.store.path(SAMPLES, "samples.jsonl")
-        tmp = jsonl_path.with_suffix(".jsonl.partial")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            for sample in collected:
-                handle.write(sample.model_dump_json() + "\n")
-        tmp.replace(jsonl_path)
+        atomic_write_lines(jsonl_path, (sample.model_dump_json() + "\n" for sample in collected))
         model = resolve_model_dir(self.loaded)
         counter_python = runtime_python(self.loaded.config.policy.tokenizer_runtime)
         parquet_path = self.store.path(SAMPLES, "train.parquet")

@@ -3,8 +3,13 @@ runs, with the faults it injects), so the test controls exactly what the engine 
 
 from __future__ import annotations
 
+import hashlib
 import socket
 from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from looptool.store import read_jsonl
 
 ROLES = ("planner", "user", "assistant", "tool", "generator", "judge")
 
@@ -97,3 +102,20 @@ concurrency = 4
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def by_id(path: Path) -> list[dict]:
+    return sorted(read_jsonl(path), key=lambda r: r["id"])
+
+
+def seed_outputs(run: Path) -> dict[str, object]:
+    """Everything seed construction produced, independent of the order units finished in."""
+    out: dict[str, object] = {
+        "specs": by_id(run / "seed/apis/specs.jsonl"),
+        "dialogs": by_id(run / "seed/dialogs/dialogs.jsonl"),
+        "verdicts": by_id(run / "seed/verify/verdicts.jsonl"),
+        "parquet": pq.read_table(run / "seed/samples/train.parquet").to_pylist(),
+    }
+    for name in ("seed/apis/accepted.jsonl", "seed/apis/duplicates.json", "seed/pool/tools.jsonl", "seed/verify/duplicates.json", "seed/samples/samples.jsonl"):
+        out[name] = hashlib.sha256((run / name).read_bytes()).hexdigest()
+    return out

@@ -7,7 +7,6 @@ names accepted so far), or a resume that redoes or skips work.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from looptool.config import load_config
@@ -23,27 +21,10 @@ from looptool.sim import SimServer, SimSettings
 from looptool.store import read_json, read_jsonl
 from looptool.synth.seed import build_seed
 
-from support import sim_launch_config, url_config
+from support import by_id, seed_outputs, sim_launch_config, url_config
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_STAGES = ("apis", "pool", "dialogs", "verify", "samples")
-
-
-def by_id(path: Path) -> list[dict]:
-    return sorted(read_jsonl(path), key=lambda r: r["id"])
-
-
-def seed_outputs(run: Path) -> dict[str, object]:
-    """Everything seed construction produced, independent of the order units finished in."""
-    out: dict[str, object] = {
-        "specs": by_id(run / "seed/apis/specs.jsonl"),
-        "dialogs": by_id(run / "seed/dialogs/dialogs.jsonl"),
-        "verdicts": by_id(run / "seed/verify/verdicts.jsonl"),
-        "parquet": pq.read_table(run / "seed/samples/train.parquet").to_pylist(),
-    }
-    for name in ("seed/apis/accepted.jsonl", "seed/apis/duplicates.json", "seed/pool/tools.jsonl", "seed/verify/duplicates.json", "seed/samples/samples.jsonl"):
-        out[name] = hashlib.sha256((run / name).read_bytes()).hexdigest()
-    return out
 
 
 @pytest.mark.anyio
