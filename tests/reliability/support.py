@@ -76,11 +76,15 @@ def sim_launch_config(tmp_path: Path, *, apis: int = 24, dialogs: int = 16, late
         for role in ROLES
     )
     roles = "\n".join(f'{role} = "{role}"' for role in ROLES)
+    (tmp_path / "no_model").mkdir(exist_ok=True)  # no tokenizer: the samples stage skips measuring prompts
     text = f"""
 [run]
 name = "determinism"
 dir = "run"
 seed = 5
+
+[policy]
+init_model = "no_model"
 
 {endpoints}
 [roles]

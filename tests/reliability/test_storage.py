@@ -80,7 +80,7 @@ def test_disk_full_names_path_and_cause_and_a_resume_after_freeing_space_matches
     # The run fills a 256 KB disk part way (a whole run needs about 600 KB); then the disk is
     # "freed" by moving everything to a roomy one, where the same command resumes.
     done = in_namespace(
-        f"mount -t tmpfs -o size=256k tmpfs {mount}\ncp full.toml {mount}/\ncd {mount}\n"
+        f"mount -t tmpfs -o size=256k tmpfs {mount}\ncp -a full.toml no_model {mount}/\ncd {mount}\n"
         f"set +e\n{LOOPTOOL} synth samples full.toml\ncode=$?\ncp -a {mount}/. {freed}/\nexit $code",
         tmp_path,
     )
