@@ -95,12 +95,22 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
 
         return work
 
+    records = _records(out_path)  # units finished before a restart; new ones are added as they finish
+
+    def keeping(work):  # noqa: ANN001, ANN202
+        async def kept(unit_id: str, pair: TreePair) -> dict[str, Any]:
+            record = await work(unit_id, pair)
+            records[unit_id] = {**record, "id": unit_id}
+            return record
+
+        return kept
+
     with JsonlWriter(out_path) as out, JsonlWriter(store.path(STAGE, "errors.jsonl")) as errors:
         for start in range(0, len(pairs), round_size):
             batch = pairs[start : start + round_size]
             names = {k: list(v) for k, v in dedup.names_by_context.items()}  # earlier rounds only
             result = await run_units(
-                ((pair.key, pair) for pair in batch), work_for(names), out=out, errors=errors,
+                ((pair.key, pair) for pair in batch), keeping(work_for(names)), out=out, errors=errors,
                 concurrency=settings.apis.concurrency, label=f"API synthesis (round {start // round_size + 1})", total=len(batch),
                 already_done=sum(1 for pair in batch if pair.key in out),
             )
@@ -114,7 +124,6 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
                     if stage is not None:
                         stage.summaries.append(UnitsSummary(not_started=left))
                 break
-            records = _records(out_path)
             for pair in batch:
                 dedup.feed(records[pair.key])
     write_accepted(store, pairs, out_path, dedup if _all_done(pairs, out_path) else None, settings.apis.near_duplicate_threshold)
