@@ -16,6 +16,7 @@ import anyio
 
 from looptool.errors import ConfigError, LoopToolError
 from looptool.ui import console
+from rich.markup import escape
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -204,10 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except ConfigError as error:
-        console.print(f"[red]config error[/red] {error}")
+        console.print(f"[red]config error[/red] {escape(str(error))}")
         return 2
     except LoopToolError as error:
-        console.print(f"[red]error[/red] {error}")
+        console.print(f"[red]error[/red] {escape(str(error))}")
+        return 1
+    except OSError as error:  # the file system refused (disk full, read-only, permissions)
+        where = f"{error.filename}: " if error.filename else ""
+        console.print(f"[red]error[/red] {escape(where + (error.strerror or str(error)))}")
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished work is on disk; rerun the same command to resume")

@@ -45,9 +45,9 @@ class ProgressReporter:
                 transient=False,
             )
             self._live.start()
-            self._task = self._live.add_task(self.label, total=self.total, completed=self.done, rate="")
+            self._task = self._live.add_task(escape(self.label), total=self.total, completed=self.done, rate="")
         else:
-            console.print(f"{self.label}: starting ({self.done} already done{'' if self.total is None else f' of {self.total}'})")
+            console.print(escape(f"{self.label}: starting ({self.done} already done{'' if self.total is None else f' of {self.total}'})"))
         return self
 
     @property
@@ -69,7 +69,7 @@ class ProgressReporter:
         now = time.monotonic()
         if now - self._last_log >= self._log_every:
             self._last_log = now
-            console.print(self.line())
+            console.print(escape(self.line()))
 
     def line(self) -> str:
         total = "?" if self.total is None else str(self.total)
@@ -81,11 +81,11 @@ class ProgressReporter:
         if self._live is not None:
             self._live.stop()
         else:
-            console.print(self.line())
+            console.print(escape(self.line()))
 
 
 def summary_table(title: str, rows: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(title=escape(title), show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in rows.items():
@@ -95,7 +95,7 @@ def summary_table(title: str, rows: dict[str, Any]) -> Table:
 
 
 def client_stats_table(title: str, report: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(title=escape(title), show_header=True, header_style="bold")
     headers = {
         "requests": "sent", "succeeded": "ok", "failed": "failed", "retries": "retries", "cache_hits": "cached",
         "prompt_tokens": "tok in", "completion_tokens": "tok out", "latency_ms_p50": "p50 ms", "latency_ms_p99": "p99 ms",
@@ -106,7 +106,7 @@ def client_stats_table(title: str, report: dict[str, Any]) -> Table:
     for column in columns:
         table.add_column(headers[column], justify="right")
     for role, row in sorted(report.get("roles", {}).items()):
-        table.add_row(role, *(str(row.get(c, "")) for c in columns))
+        table.add_row(escape(role), *(str(row.get(c, "")) for c in columns))
     total = report.get("total")
     if total:
         table.add_row("[bold]total", *(str(total.get(c, "")) for c in columns))

@@ -30,7 +30,7 @@ from looptool.samples import StepSample
 from looptool.session import EngineSession
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, iteration_key, read_json
 from looptool.ui import console, print_stage_summary
-from looptool.units import run_units
+from looptool.units import StageRun, run_units
 
 SEED_SAMPLES = "seed/samples/samples.jsonl"
 Trainer = Callable[..., Awaitable[Any]]
@@ -107,12 +107,13 @@ class LoopRunner:
             return info.get("counts", {})
         client = client or self.session.client
         window = client.stats.window() if client else None
-        counts = await body()
-        report = window.report() if window else {}
-        if report:
-            self.store.save_stats(key, report)
-        self.store.mark_finished(key, counts=counts, llm=report.get("total"))
-        print_stage_summary(title, counts, report)
+        with StageRun(self.store, key) as stage:
+            counts = await body()
+            report = window.report() if window else {}
+            if report:
+                self.store.save_stats(key, report)
+            print_stage_summary(title, counts, report)
+            stage.finish(counts=counts, llm=report.get("total"))
         return counts
 
     # -- D_1 ------------------------------------------------------------------------------------
@@ -158,11 +159,12 @@ class LoopRunner:
         if info is not None:
             console.print(f"[dim]{key}: finished earlier, skipped[/dim]")
             return Path(info["model_dir"])
-        init = await self.init_model(iteration)
-        result = await self.trainer(self.config.train, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
-        metrics = dict(result.metrics)
-        counts = {k: metrics.get(k) for k in ("backend", "steps", "reward_mean", "loss", "step_time_s", "wall_s") if k in metrics}
-        self.store.mark_finished(key, counts=counts, model_dir=str(result.model_dir), metrics=metrics)
+        with StageRun(self.store, key) as stage:
+            init = await self.init_model(iteration)
+            result = await self.trainer(self.config.train, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
+            metrics = dict(result.metrics)
+            counts = {k: metrics.get(k) for k in ("backend", "steps", "reward_mean", "loss", "step_time_s", "wall_s") if k in metrics}
+            stage.finish(counts=counts, model_dir=str(result.model_dir), metrics=metrics)
         print_stage_summary(f"iteration {iteration}: training", counts)
         return Path(result.model_dir)
 
@@ -209,7 +211,6 @@ class LoopRunner:
             out_path = self.store.path(key, "results.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=self.settings.probe.concurrency, label=f"iteration {iteration}: probe", total=len(samples))
-            summary.require(key)
             results = list(iter_jsonl(out_path))
             hppl, cutoff = gcp.high_ppl_ids(results, self.settings.probe)
             atomic_write_json(self.store.path(key, "high_ppl.json"), {"ids": sorted(hppl), "cutoff": cutoff})
@@ -235,7 +236,6 @@ class LoopRunner:
             out_path = self.store.path(key, "verdicts.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(mismatched, work, out=out, errors=errors, concurrency=self.settings.judge.concurrency, label=f"iteration {iteration}: JGLV")
-            summary.require(key)
             counts: dict[str, Any] = {"judged": len(mismatched)}
             verdicts = list(iter_jsonl(out_path))
             for name in jglv.VERDICTS:
@@ -266,7 +266,6 @@ class LoopRunner:
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=self.settings.expand.concurrency, label=f"iteration {iteration}: EDDE", total=len(seeds))
-            summary.require(key, max_failed_fraction=0.1)
             records = list(iter_jsonl(out_path))
             index = edde.pool_index(current + self.seed_pool(), self.settings.expand.near_duplicate_threshold)
             accepted, dropped = edde.remove_near_duplicates(records, index)
