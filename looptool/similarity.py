@@ -8,8 +8,28 @@ compared. Exact (unlike MinHash), and fast for tens of thousands of items.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import re
 from collections.abc import Iterable
+from typing import Any
+
+WORD = re.compile(r"[a-z0-9]+")
+
+
+def answer_tokens(messages: list[dict[str, Any]], calls: list[dict[str, Any]], text: str | None) -> frozenset[str]:
+    """What makes two samples the same: what the users asked, and the answer (calls with their
+    arguments, or the reply's words for a text answer)."""
+    words: list[str] = []
+    for message in messages:
+        if message.get("role") == "user":
+            words += WORD.findall(str(message.get("content", "")).lower())
+    for call in calls:
+        words.append(f"call:{call.get('name')}")
+        words += WORD.findall(json.dumps(call.get("arguments"), sort_keys=True).lower())
+    if not calls:
+        words += ["reply:" + w for w in WORD.findall((text or "").lower())]
+    return frozenset(words)
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -76,6 +76,8 @@ STAGE_KEYS: dict[str, tuple[str, ...] | str] = {
     "synth.dialogs.concurrency": OPERATIONAL,
     "synth.verify": ("verify",),
     "synth.verify.concurrency": OPERATIONAL,
+    "synth.verify.grounding": ("verify", "judge", "expand"),  # one rule tier: seeds, the JGLV guard, EDDE
+    "synth.verify.structure": ("verify", "judge", "expand"),
     "synth.samples": ("samples",),
     "train": ("train",),
     "train.log_tail_lines": OPERATIONAL,

@@ -34,6 +34,14 @@ class JudgeSettings(_Strict):
     order: Literal["both", "random"] = Field(
         "both", description="both: judge A/B and B/A and combine by the conservative rule; random: one call, order recorded"
     )
+    guard: bool = Field(
+        True, description="replace a label only by a prediction that passes the rule tier (synth.verify: structure, "
+        "tools, grounding) and was not cut off"
+    )
+    blocked_fix: Literal["pred_wrong", "drop"] = Field(
+        "pred_wrong", description="what a LABEL_WRONG verdict the guard blocks becomes: pred_wrong keeps the label "
+        "(an error seed), drop discards the sample"
+    )
     concurrency: int = Field(128, ge=1)
 
 

@@ -22,32 +22,22 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from typing import Any
 
 from looptool.loop.config import ExpandSettings
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.roles.schemas import expanded_samples_schema_for
 from looptool.samples import Provenance, StepSample
-from looptool.similarity import JaccardIndex
-from looptool.synth.verify import answer_view, subject_from_sample, verify
+from looptool.similarity import JaccardIndex, answer_tokens
+from looptool.synth.config import VerifySettings
+from looptool.synth.verify import SeedRef, answer_view, subject_from_sample, verify
 
 STAGE = "expand"
-WORD = re.compile(r"[a-z0-9]+")
 TEXT_KINDS = ("ask", "no_tool")
 
 
 def sample_tokens(sample: StepSample) -> frozenset[str]:
-    words: list[str] = []
-    for message in sample.messages:
-        if message["role"] == "user":
-            words += WORD.findall(str(message.get("content", "")).lower())
-    for call in sample.label_calls:
-        words.append(f"call:{call['name']}")
-        words += WORD.findall(json.dumps(call["arguments"], sort_keys=True).lower())
-    if not sample.label_calls:
-        words += ["reply:" + w for w in WORD.findall((sample.label_text or "").lower())]
-    return frozenset(words)
+    return answer_tokens(sample.messages, sample.label_calls, sample.label_text)
 
 
 def pool_index(samples: list[StepSample], threshold: float) -> JaccardIndex:
@@ -63,6 +53,39 @@ def answer_kind(seed: StepSample) -> str:
         return "call"
     expects = seed.provenance.verdicts.get("expects")
     return expects if expects in TEXT_KINDS else "text"
+
+
+def error_kind(correct: Any, incorrect: Any) -> str:
+    """How the incorrect answer went wrong against the correct one: "answered_in_text" (a call was
+    due), "called_instead_of_text", "call_count", "tool_choice", "arguments", or "text" (two
+    different replies)."""
+    correct_calls = correct if isinstance(correct, list) else []
+    incorrect_calls = incorrect if isinstance(incorrect, list) else []
+    if not correct_calls:
+        return "called_instead_of_text" if incorrect_calls else "text"
+    if not incorrect_calls:
+        return "answered_in_text"
+    if len(correct_calls) != len(incorrect_calls):
+        return "call_count"
+    if sorted(str(c.get("name")) for c in correct_calls) != sorted(str(c.get("name")) for c in incorrect_calls):
+        return "tool_choice"
+    return "arguments"
+
+
+def seed_ref(seed: StepSample, payload: dict[str, Any], threshold: float) -> SeedRef:
+    """What every new sample of this seed is checked against (the "variant of its seed" rule)."""
+    correct, incorrect = payload["correct"], payload["incorrect"]
+    incorrect_calls = incorrect if isinstance(incorrect, list) else []
+    return SeedRef(
+        id=seed.id,
+        answer_kind=payload["answer_kind"],
+        tools=sorted({str(c.get("name")) for c in seed.label_calls}),
+        error_kind=error_kind(correct, incorrect),
+        incorrect_tools=sorted({str(c.get("name")) for c in incorrect_calls if isinstance(c, dict)}),
+        call_count=len(seed.label_calls),
+        tokens=sorted(sample_tokens(seed)),
+        duplicate_threshold=threshold,
+    )
 
 
 def scenario_for(settings: ExpandSettings, run_seed: int, iteration: int, seed_id: str, number: int) -> str:
@@ -129,10 +152,14 @@ async def expand_seed(
     settings: ExpandSettings,
     iteration: int,
     run_seed: int,
+    rules: VerifySettings | None = None,
 ) -> dict[str, Any]:
+    """k new samples for one error seed, each verified like a seed dialog (`rules`: the rule
+    tier's settings, synth.verify) and as a variant of this seed."""
     scenarios = [scenario_for(settings, run_seed, iteration, seed.id, number) for number in range(settings.k)]
     kind = answer_kind(seed)
     payload = expand_payload(seed, verdict, probe, scenarios)
+    reference = seed_ref(seed, payload, settings.near_duplicate_threshold)
     try:
         answer = await caller.call(
             "generator", "expand",
@@ -146,11 +173,17 @@ async def expand_seed(
     rejected: list[dict[str, Any]] = []
     for number, item in enumerate(generated):
         sample = build_sample(seed, item, number, iteration, scenarios[number], kind)
-        outcome = await verify(caller, subject_from_sample(sample, kind), settings.judge)
+        outcome = await verify(caller, subject_from_sample(sample, kind, reference), settings.judge, rules)
         if outcome.passed:
-            verified.append(sample.model_dump(mode="json"))
+            record = sample.model_dump(mode="json")
+            if outcome.flags:
+                record["provenance"]["verdicts"]["flags"] = outcome.flags
+            verified.append(record)
         else:
-            rejected.append({"reason": outcome.reasons[0], "reasons": outcome.reasons, "sample": sample.model_dump(mode="json")})
+            findings = [{"reason": f.reason, "message": f.message} for f in outcome.findings if f.action == "reject"][:8]
+            findings += [{"reason": "judge:unusable" if j.reason.startswith("unusable:") else "judge:fail", "message": j.reason[:200]}
+                         for j in outcome.steps if j.verdict != "pass"]
+            rejected.append({"reason": outcome.reasons[0], "reasons": outcome.reasons, "findings": findings, "sample": sample.model_dump(mode="json")})
     return {"verified": verified, "rejected": rejected, "scenarios": scenarios}
 
 

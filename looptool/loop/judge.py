@@ -13,7 +13,11 @@ by one call in a random, recorded order:
   PRED_WRONG    otherwise, including any disagreement between orders -> the label stands
 
 So a label changes, or a sample disappears, only on consistent evidence. A prediction that does
-not even parse is PRED_WRONG without a judge call. The analysis handed on to EDDE is rewritten
+not even parse is PRED_WRONG without a judge call. And a label is replaced only by a prediction
+that passes the same rule tier as any label (the guard, loop.judge.guard): not cut off at
+max_tokens, calls valid against the tools, every argument grounded in the conversation, a text
+that does not loop. A LABEL_WRONG the guard blocks becomes PRED_WRONG (or, with
+loop.judge.blocked_fix = "drop", BOTH_WRONG: discarded), recorded under "guard" with its reasons. The analysis handed on to EDDE is rewritten
 from "answer A/B" into "the correct answer" / "the incorrect answer", so the generator never has
 to know which position held what.
 """
@@ -27,14 +31,15 @@ from typing import Any
 
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.samples import StepSample
-from looptool.synth.verify import answer_view
+from looptool.synth.config import VerifySettings
+from looptool.synth.verify import RuleContext, answer_view, rule_findings, subject_from_sample
 
 STAGE = "judge"
 VERDICTS = ("PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG")
 # (label correct, prediction correct) each verdict stands for
 VERDICT_FLAGS = {"PRED_WRONG": (True, False), "LABEL_WRONG": (False, True), "BOTH_CORRECT": (True, True), "BOTH_WRONG": (False, False)}
 
-__all__ = ["STAGE", "VERDICTS", "answer_view", "combine", "flags", "judge_sample", "orders_disagree", "roles_analysis"]
+__all__ = ["STAGE", "VERDICTS", "answer_view", "combine", "flags", "guard_label_fix", "judge_sample", "label_fix_problems", "orders_disagree", "roles_analysis"]
 
 
 def flags(verdict: str, label_first: bool) -> tuple[bool, bool]:
@@ -91,7 +96,41 @@ def _names(verdict: str) -> tuple[str, str]:
     return "the reference answer", "the model's answer"
 
 
-async def judge_sample(caller: RoleCaller, sample: StepSample, probe: dict[str, Any], order: str, seed: int) -> dict[str, Any]:
+def label_fix_problems(sample: StepSample, probe: dict[str, Any], rules: VerifySettings | None = None) -> list[dict[str, str]]:
+    """Why the prediction may not become the label: cut off at max_tokens, or a rule finding on
+    the new label step (the conversation itself was verified with the old label). Either kind of
+    answer may replace the other (the plan's expectation is not checked: the judge found the label
+    wrong), but it must be a clean answer."""
+    problems: list[dict[str, str]] = []
+    if probe.get("finish_reason") == "length":
+        problems.append({"reason": "guard:truncated", "message": "the prediction was cut off at max_tokens"})
+    calls = probe.get("pred_calls") or []
+    candidate = sample.model_copy(update={"label_calls": calls, "label_text": None if calls else str(probe.get("prediction") or "")})
+    label_step = len(sample.messages)
+    for finding in rule_findings(subject_from_sample(candidate, None), context=RuleContext(rules), use_judge=False):
+        if finding.step == label_step and finding.action != "flag":
+            problems.append({"reason": finding.reason, "message": finding.message})
+    return problems
+
+
+def guard_label_fix(record: dict[str, Any], sample: StepSample, probe: dict[str, Any], rules: VerifySettings | None, blocked_fix: str) -> dict[str, Any]:
+    """A LABEL_WRONG record whose prediction fails the rule tier becomes PRED_WRONG (or BOTH_WRONG
+    with blocked_fix = "drop"); the decision and its reasons are kept under "guard"."""
+    if record["verdict"] != "LABEL_WRONG":
+        return record
+    problems = label_fix_problems(sample, probe, rules)
+    if not problems:
+        return {**record, "guard": {"blocked": False}}
+    verdict = "BOTH_WRONG" if blocked_fix == "drop" else "PRED_WRONG"
+    # The judge's analysis argues for the prediction; what EDDE learns from is why it cannot stand.
+    analysis = "The incorrect answer cannot be used: " + "; ".join(p["message"] for p in problems[:3]) + "."
+    guard = {"blocked": True, "judge_verdict": "LABEL_WRONG", "became": verdict, "judge_analysis": record["analysis"],
+             "reasons": list(dict.fromkeys(p["reason"] for p in problems)), "findings": problems[:6]}
+    return {**record, "verdict": verdict, "analysis": analysis, "guard": guard}
+
+
+async def judge_sample(caller: RoleCaller, sample: StepSample, probe: dict[str, Any], order: str, seed: int,
+                       rules: VerifySettings | None = None, guard: bool = True, blocked_fix: str = "pred_wrong") -> dict[str, Any]:
     if not probe["format_ok"]:
         return {"verdict": "PRED_WRONG", "orders": [], "analysis": "the incorrect answer is malformed: " + "; ".join(probe["reasons"][:2])}
     label = answer_view(sample.label_calls, sample.label_text or "")
@@ -121,4 +160,17 @@ async def judge_sample(caller: RoleCaller, sample: StepSample, probe: dict[str, 
     agreeing = [r for r in judged if (r["label_ok"], r["pred_ok"]) == VERDICT_FLAGS[verdict]]
     chosen = (agreeing or judged or [None])[0]
     analysis = roles_analysis(chosen["analysis"], chosen["label_first"], *_names(verdict)) if chosen else ""
-    return {"verdict": verdict, "orders": records, "analysis": analysis}
+    record = {"verdict": verdict, "orders": records, "analysis": analysis}
+    return guard_label_fix(record, sample, probe, rules, blocked_fix) if guard else record
+
+
+def guard_counts(verdicts: list[dict[str, Any]]) -> dict[str, int]:
+    """The guard's decisions for the stage counts: fixes checked, blocked, and why."""
+    checked = [v for v in verdicts if "guard" in v]
+    blocked = [v for v in checked if v["guard"].get("blocked")]
+    counts = {"label_fix_checked": len(checked), "label_fix_blocked": len(blocked)}
+    for verdict in blocked:
+        for reason in verdict["guard"].get("reasons", []):
+            key = f"label_fix_blocked[{reason}]"
+            counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))

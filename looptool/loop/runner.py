@@ -25,6 +25,7 @@ from looptool.loop import expand as edde
 from looptool.loop import judge as jglv
 from looptool.loop import probe as gcp
 from looptool.loop.report import write_report
+from looptool.synth.quality import expand_quality, judge_quality, write_quality_report
 from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.session import EngineSession
@@ -231,7 +232,9 @@ class LoopRunner:
             async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
                 if self.settings.ablations.without_jglv:
                     return {"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"}
-                return await jglv.judge_sample(self.caller, sample, probes[sample_id], self.settings.judge.order, self.config.run.seed)
+                judge = self.settings.judge
+                return await jglv.judge_sample(self.caller, sample, probes[sample_id], judge.order, self.config.run.seed,
+                                               self.config.synth.verify, judge.guard, judge.blocked_fix)
 
             out_path = self.store.path(key, "verdicts.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
@@ -241,6 +244,8 @@ class LoopRunner:
             for name in jglv.VERDICTS:
                 counts[name] = sum(1 for v in verdicts if v["verdict"] == name)
             counts["order_disagreements"] = sum(1 for v in verdicts if jglv.orders_disagree(v))
+            counts.update(jglv.guard_counts(verdicts))
+            write_quality_report(self.store, key, judge_quality(verdicts, samples))
             return counts
 
         return await self.stage(key, f"iteration {iteration}: JGLV", body)
@@ -262,7 +267,8 @@ class LoopRunner:
             async def work(seed_id: str, seed: StepSample) -> dict[str, Any]:
                 if not ablations.edde_runs:  # the D_EE ablations: compose fills D_EE's place, no generator
                     return {"verified": [], "rejected": [], "ablation": ablations.active}
-                return await edde.expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], self.settings.expand, iteration, self.config.run.seed)
+                return await edde.expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], self.settings.expand, iteration,
+                                              self.config.run.seed, self.config.synth.verify)
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=self.settings.expand.concurrency, label=f"iteration {iteration}: EDDE", total=len(seeds))
@@ -277,6 +283,7 @@ class LoopRunner:
                                       "llm_failures": summary.failed}
             for reason in sorted(set(rejected)):
                 counts[f"rejected[{reason}]"] = rejected.count(reason)
+            write_quality_report(self.store, key, expand_quality(records, dropped, len(seeds)))
             return counts
 
         return await self.stage(key, f"iteration {iteration}: EDDE", body)

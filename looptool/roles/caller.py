@@ -15,6 +15,7 @@ from looptool.config.load import LoadedConfig
 from looptool.errors import LoopToolError
 from looptool.llm.client import LLMClient
 from looptool.llm.types import ChatRequest, LLMResult, StructuredOutput
+from looptool.roles.answer_checks import answer_problem
 from looptool.roles.cards import TaskCard
 from looptool.roles.schemas import get_schema
 from looptool.tools.patterns import safe_validator
@@ -196,4 +197,8 @@ class RoleCaller:
             parsed = parse_openai_tool_calls({"content": text, "tool_calls": tool_calls}) if tool_calls else parse_tool_calls(text)
             return parsed
         name = card.schema_name or "output"
-        return check_schema(decode_json_answer(text, finish_reason), name, schema or get_schema(name), text)
+        value = check_schema(decode_json_answer(text, finish_reason), name, schema or get_schema(name), text)
+        problem = answer_problem(name, value)
+        if problem is not None:  # e.g. {"verdict": "pass", "reason": "fail"}: asked again like any invalid answer
+            raise OutputInvalid("self_contradiction", f"{name}: {problem}", text)
+        return value

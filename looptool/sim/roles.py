@@ -162,6 +162,8 @@ def _answer_ok(answer: Any, expected: list[dict[str, Any]]) -> bool:
 
 @schema_handler("step_verdict")
 def step_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
+    if profile.contradiction_rate and rng.random() < profile.contradiction_rate:  # the quickstart's 135M judge, verbatim
+        return {"verdict": "pass", "reason": "fail"}
     _, expected = _canonical(data)
     ok = _answer_ok(data.get("answer", data.get("calls")), expected)
     if rng.random() < profile.judge_error_rate:
@@ -175,6 +177,8 @@ def step_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Rand
 
 @schema_handler("label_verdict")
 def label_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
+    if profile.contradiction_rate and rng.random() < profile.contradiction_rate:
+        return {"verdict": "A_CORRECT_B_WRONG", "analysis": "Answer A is wrong and answer B is correct."}
     _, expected = _canonical(data)
     a_ok = _answer_ok(data.get("A"), expected)
     b_ok = _answer_ok(data.get("B"), expected)
@@ -182,8 +186,14 @@ def label_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Ran
     if rng.random() < profile.judge_error_rate:
         verdict = rng.choice([v for v in ("A_CORRECT_B_WRONG", "B_CORRECT_A_WRONG", "BOTH_CORRECT", "BOTH_WRONG") if v != verdict])
     need = json.dumps(expected)[:300] if expected else "a text reply, no call"
-    wrong = [name for name, ok in (("Answer A", a_ok), ("Answer B", b_ok)) if not ok]
-    return {"verdict": verdict, "analysis": f"{' and '.join(wrong) or 'Neither answer'} {'is' if len(wrong) == 1 else 'are'} wrong here: the request needs {need}."}
+    # The analysis argues the verdict given, even an erring one: a wrong judge is consistent with
+    # itself (rules refuse self-contradicting answers; looptool.roles.answer_checks).
+    a_said, b_said = {"A_CORRECT_B_WRONG": (True, False), "B_CORRECT_A_WRONG": (False, True), "BOTH_CORRECT": (True, True), "BOTH_WRONG": (False, False)}[verdict]
+    if a_said == b_said:
+        opening = "Both answers are correct" if a_said else "Both answers are wrong"
+    else:
+        opening = f"Answer {'A' if a_said else 'B'} is correct and answer {'B' if a_said else 'A'} is wrong"
+    return {"verdict": verdict, "analysis": f"{opening}: the request needs {need}."}
 
 
 # -- generator: EDDE ----------------------------------------------------------------------------

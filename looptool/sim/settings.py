@@ -19,6 +19,9 @@ class ModelProfile(BaseModel):
     malformed_rate: float = Field(0.0, ge=0, le=1)
     judge_error_rate: float = Field(0.0, ge=0, le=1)
     reject_rate: float = Field(0.0, ge=0, le=1, description="verification verdicts that fail a correct step")
+    contradiction_rate: float = Field(
+        0.0, ge=0, le=1, description='judge answers that contradict themselves ({"verdict": "pass", "reason": "fail"})'
+    )
 
 
 class FaultPlan(BaseModel):

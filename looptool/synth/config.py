@@ -68,10 +68,49 @@ class DialogSettings(_Strict):
         return self
 
 
+GateAction = Literal["reject", "judge", "flag"]
+
+
+class GroundingSettings(_Strict):
+    """Grounding of call arguments in the conversation (looptool.synth.grounding, docs/quality.md).
+    Used by every rule tier: seed verification, EDDE samples and the JGLV label-fix guard."""
+
+    enabled: bool = True
+    policy: GateAction = Field(
+        "reject",
+        description="an argument clearly not from the conversation (absent, a placeholder, the parameter's own name): "
+        "reject the step; judge = send it to the judge tier with the finding attached; flag = keep it and record the finding",
+    )
+    weak_policy: GateAction = Field(
+        "judge", description="an argument only partly backed (score above 0, below accept_score), e.g. a composed email body"
+    )
+    accept_score: float = Field(
+        0.5, gt=0, le=1,
+        description="arguments scoring below this are findings; above 0.6 also refuses enum members, booleans, "
+        "the number 1 and the conversation's date when nobody said them",
+    )
+
+
+class StructureSettings(_Strict):
+    """Dialog-structure rules (looptool.synth.structure), for every rule tier like grounding."""
+
+    allow_consecutive_user_turns: bool = Field(False, description="the engine's format alternates user and assistant")
+    check_language: bool = Field(True, description="confidently identified turns must share one language")
+    language_min_letters: int = Field(20, ge=1, description="shorter turns are not language-checked")
+    language_min_confidence: float = Field(0.9, gt=0, le=1)
+    repetition_min_words: int = Field(16, ge=4, description="texts this long or longer are checked for repeated 4-grams")
+    max_repeated_ngram_share: float = Field(0.5, gt=0, lt=1, description="share of repeated word 4-grams above which a text loops")
+    max_turn_chars: int = Field(4000, ge=1, description="longest user or assistant text")
+    max_tool_result_chars: int = Field(20000, ge=1)
+    max_messages: int = Field(64, ge=1, description="most messages in one conversation (a sample's context included)")
+
+
 class VerifySettings(_Strict):
     judge: bool = Field(True, description="LLM-judge tier after the rule tier")
     near_duplicate_threshold: float = Field(0.9, gt=0, le=1)
     concurrency: int = Field(128, ge=1)
+    grounding: GroundingSettings = Field(default_factory=GroundingSettings)
+    structure: StructureSettings = Field(default_factory=StructureSettings)
 
 
 class SampleSettings(_Strict):

@@ -22,6 +22,7 @@ from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.roles.schemas import plan_schema_for, tool_result_schema_for
 from looptool.synth.backends import BackendRegistry
 from looptool.synth.config import DialogSettings
+from looptool.synth.structure import NO_ANSWER
 from looptool.tools.parse import ParseResult
 from looptool.tools.render import render_openai_messages
 from looptool.tools.validate import validate_call
@@ -215,7 +216,7 @@ class DialogSimulator:
                             content = result["content"] if result["status"] == "ok" else {"error": result["content"]}
                             messages.append({"role": "tool", "name": result["name"], "content": json.dumps(content, ensure_ascii=False)})
                         continue
-                    messages.append({"role": "assistant", "content": parsed.text or "(no answer)"})
+                    messages.append({"role": "assistant", "content": parsed.text or NO_ANSWER})
                     if not supplied:
                         supplied = True
                         messages.append({"role": "user", "content": await self.user_turn(draw, messages, request, "supply", "The assistant asked for something you left out: give it now.")})

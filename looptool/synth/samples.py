@@ -41,6 +41,8 @@ def dialog_samples(record: dict[str, Any], verdict: dict[str, Any], settings: Sa
         verdicts: dict[str, Any] = {"rule": "pass", "expects": expected.get(index) or ("call" if calls else "text")}
         if index in judged:
             verdicts["judge"] = {"verdict": judged[index]["verdict"], "reason": judged[index]["reason"]}
+        if verdict.get("flags"):
+            verdicts["flags"] = verdict["flags"]
         yield StepSample(
             id=f"{record['id']}-m{index:03d}",
             tools=record["tools"],

@@ -20,6 +20,7 @@ from looptool.store import JsonlWriter, ResumePolicy, RunStore, atomic_write_jso
 from looptool.store.atomic import atomic_write_lines
 from looptool.synth import apis, pool, samples, verify
 from looptool.synth.dialogs import STAGE as DIALOGS, DialogSimulator, draw_dialog
+from looptool.synth.quality import seed_quality, write_quality_report
 from rich.markup import escape
 
 from looptool.ui import console, print_stage_summary
@@ -128,7 +129,7 @@ class SeedBuilder:
             out_path = self.store.path(verify.STAGE, "verdicts.jsonl")
 
             async def work(dialog_id: str, record: dict[str, Any]) -> dict[str, Any]:
-                return await verify.verify_dialog(self.caller, record, self.settings.verify.judge)
+                return await verify.verify_dialog(self.caller, record, self.settings.verify.judge, self.settings.verify)
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(verify.STAGE, "errors.jsonl")) as errors:
                 summary = await run_units(records.items(), work, out=out, errors=errors, concurrency=self.settings.verify.concurrency, label="verification")
@@ -136,6 +137,7 @@ class SeedBuilder:
             passed = [records[v["id"]] for v in verdicts if v.get("passed")]
             duplicates = verify.deduplicate(passed, self.settings.verify.near_duplicate_threshold)
             atomic_write_json(self.store.path(verify.STAGE, "duplicates.json"), duplicates)
+            write_quality_report(self.store, verify.STAGE, seed_quality(verdicts, records, duplicates))
             return verify.verification_counts(verdicts, duplicates)
 
         return await self._stage(verify.STAGE, "verification", body)

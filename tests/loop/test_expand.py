@@ -18,6 +18,7 @@ from looptool.samples import Provenance, StepSample
 from looptool.sim.roles import expanded_samples, step_verdict
 from looptool.sim.settings import ModelProfile
 from looptool.sim.world import canonical_step, turns_from_messages
+from looptool.synth.config import GroundingSettings, VerifySettings
 
 sys.path.insert(0, str(Path(__file__).parent))
 from role_stub import ScriptedCaller  # noqa: E402
@@ -164,7 +165,80 @@ def second_call() -> list[dict]:
     return [{"name": "book_hotel", "arguments": {"city": "A"}}]
 
 
-def test_noisy_generated_samples_are_caught_by_the_judge() -> None:
+def test_noisy_generated_samples_are_caught_by_grounding_and_otherwise_by_the_judge() -> None:
+    """The noisy generator's labels disagree with its own user text: grounding finds the invented
+    value before any judge call; with grounding off the judge still catches every one."""
     caller = simulated(ModelProfile(wrong_call_rate=1.0))
     result, _ = expand(seed(), {"verdict": "PRED_WRONG"}, {"pred_calls": OLD_WRONG, "prediction": ""}, caller)
+    assert result["verified"] == [] and {r["reason"] for r in result["rejected"]} == {"ground:absent"}
+    assert caller.tasks("verify_step") == [], "the rule tier rejected them: no judge call"
+    no_grounding = VerifySettings(grounding=GroundingSettings(enabled=False))
+    judged = simulated(ModelProfile(wrong_call_rate=1.0))
+    result = anyio.run(lambda: expand_seed(judged, seed(), {"verdict": "PRED_WRONG"}, {"pred_calls": OLD_WRONG, "prediction": ""}, SETTINGS, 1, 11, no_grounding))
     assert result["verified"] == [] and {r["reason"] for r in result["rejected"]} == {"judge:fail"}
+
+
+def generator_of(items: list[dict]) -> ScriptedCaller:
+    """A generator that writes these samples, and a judge that passes everything (so only the
+    rule tier decides)."""
+    def answer(sent):
+        if sent.task == "expand":
+            return {"samples": items}
+        return {"verdict": "pass", "reason": "ok"}
+
+    return ScriptedCaller(answer)
+
+
+def item(user: str, calls: list[dict], history: list | None = None) -> dict:
+    return {"scenario": "s", "history": history or [], "user": user, "calls": calls, "reply": ""}
+
+
+def run_items(items: list[dict], the_seed: StepSample | None = None, probe: dict | None = None) -> dict:
+    result, _ = expand(the_seed or seed(), {"verdict": "PRED_WRONG"}, probe or {"pred_calls": OLD_WRONG, "prediction": ""},
+                       generator_of(items), ExpandSettings(k=len(items)))
+    return result
+
+
+def test_a_variant_must_share_the_seeds_tools_or_its_error_kind() -> None:
+    """The seed's difficulty is get_weather's days; a hotel booking keeps none of it."""
+    hotel = item("Could you book a hotel room in a city with the city Bergen and the nights 2?", [{"name": "book_hotel", "arguments": {"city": "Bergen", "nights": 2}}])
+    weather = item("Could you get the weather forecast for a city with the city Bergen and the days 2?", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}])
+    result = run_items([hotel, weather])
+    assert [r["reasons"] for r in result["rejected"]] == [["edde:unrelated_to_seed"]]
+    assert [v["label_calls"][0]["name"] for v in result["verified"]] == ["get_weather"]
+    # a seed the policy answered in prose: the error is "no call made", any call variant keeps it
+    result = run_items([hotel], probe={"pred_calls": [], "prediction": "It is sunny."})
+    assert result["rejected"] == [] and len(result["verified"]) == 1
+    # a seed where the policy confused the tools: the confused tool keeps the error kind
+    result = run_items([hotel], probe={"pred_calls": [{"name": "book_hotel", "arguments": {"city": "Oslo"}}], "prediction": ""})
+    assert result["rejected"] == [] and len(result["verified"]) == 1
+
+
+def test_a_variant_that_copies_its_seed_is_rejected() -> None:
+    copy = item(seed().messages[0]["content"], RIGHT)
+    result = run_items([copy])
+    assert result["rejected"][0]["reasons"] == ["edde:near_duplicate_of_seed"]
+
+
+def test_edde_junk_from_the_quickstart_is_rejected_by_structure_and_grounding() -> None:
+    """Empty user turns, two user turns in a row, a riddle for a user turn."""
+    empty = item("  ", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}])
+    twice = item("Could you get the weather forecast for a city with the city Bergen and the days 2?", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}],
+                 history=[{"role": "user", "content": "Hello, I have a question about the weather."}])
+    riddle = item("What has keys but can't open locks? A piano!", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}])
+    result = run_items([empty, twice, riddle])
+    assert [r["reasons"] for r in result["rejected"]] == [
+        ["rule:empty_turn", "ground:absent"], ["rule:consecutive_user_turns"], ["ground:absent"]]
+    assert result["verified"] == []
+    assert "get_weather.city = 'Bergen'" in result["rejected"][2]["findings"][0]["message"]
+
+
+def test_error_kinds() -> None:
+    from looptool.loop.expand import error_kind
+
+    assert error_kind(RIGHT, {"text": "x"}) == "answered_in_text"
+    assert error_kind({"text": "Which city?"}, RIGHT) == "called_instead_of_text"
+    assert error_kind(RIGHT, RIGHT + second_call()) == "call_count"
+    assert error_kind(RIGHT, second_call()) == "tool_choice"
+    assert error_kind(RIGHT, OLD_WRONG) == "arguments"
+    assert error_kind({"text": "a"}, {"text": "b"}) == "text"

@@ -93,13 +93,47 @@ def test_both_orders_are_judged_with_the_date_tools_conversation_and_answers() -
     assert [o["label_ok"] for o in result["orders"]] == [True, True] and [o["pred_ok"] for o in result["orders"]] == [False, False]
 
 
+GROUNDED = [{"name": "get_weather", "arguments": {"city": "oslo"}}]  # differs from the label, but said by the user
+
+
 def test_a_consistent_label_wrong_verdict_replaces_the_label_and_maps_the_analysis() -> None:
     caller = scripted({True: "B_CORRECT_A_WRONG", False: "A_CORRECT_B_WRONG"})
-    result = run(caller, probe())
-    assert result["verdict"] == "LABEL_WRONG"
+    result = run(caller, probe(calls=GROUNDED))
+    assert result["verdict"] == "LABEL_WRONG" and result["guard"] == {"blocked": False}
     # label first: "answer A" was the label (wrong), "answer B" the prediction (right)
     assert result["analysis"] == "The correct answer uses the wrong city; the incorrect answer is right."
     assert "answer A" not in result["analysis"] and "answer B" not in result["analysis"]
+
+
+LABEL_IS_WRONG = {True: "B_CORRECT_A_WRONG", False: "A_CORRECT_B_WRONG"}
+
+
+def test_the_guard_lets_a_label_be_replaced_only_by_a_prediction_grounded_in_the_conversation() -> None:
+    """The judge says the prediction (city Rome) is right, but nobody said Rome: the label stands."""
+    result = run(scripted(LABEL_IS_WRONG), probe())
+    assert result["verdict"] == "PRED_WRONG"
+    assert result["guard"]["blocked"] and result["guard"]["reasons"] == ["ground:absent"] and result["guard"]["judge_verdict"] == "LABEL_WRONG"
+    assert "Rome" in result["guard"]["findings"][0]["message"] and "Rome" in result["analysis"]
+    dropped = anyio.run(lambda: judge_sample(scripted(LABEL_IS_WRONG), sample(), probe(), "both", 3, blocked_fix="drop"))
+    assert dropped["verdict"] == "BOTH_WRONG" and dropped["guard"]["became"] == "BOTH_WRONG"
+    unguarded = anyio.run(lambda: judge_sample(scripted(LABEL_IS_WRONG), sample(), probe(), "both", 3, guard=False))
+    assert unguarded["verdict"] == "LABEL_WRONG", "the control: without the guard the judge's word replaces the label"
+
+
+LOOPING = "The sunrise in New York is at 6:58. " * 6
+
+
+@pytest.mark.parametrize("bad_probe,reason", [
+    ({"pred_calls": [], "prediction": LOOPING}, "rule:assistant_repeats_itself"),
+    ({"pred_calls": GROUNDED, "finish_reason": "length"}, "guard:truncated"),
+    ({"pred_calls": [{"name": "get_weather", "arguments": {"city": "oslo", "when": "now"}}]}, "rule:unknown_argument"),
+    ({"pred_calls": [{"name": "get_weather", "arguments": {"city": "<city>"}}]}, "ground:placeholder"),
+    ({"pred_calls": [], "prediction": " , "}, "rule:empty_turn"),
+])
+def test_the_guard_refuses_predictions_that_fail_the_rule_tier(bad_probe, reason) -> None:
+    """JGLV replaced a sensible label with looping prose on the quickstart: never again."""
+    result = run(scripted(LABEL_IS_WRONG), {**probe(), **bad_probe})
+    assert result["verdict"] == "PRED_WRONG" and reason in result["guard"]["reasons"]
 
 
 def test_one_disagreeing_order_keeps_the_label() -> None:
@@ -157,3 +191,30 @@ def test_the_jglv_stage_counts_a_flipped_opinion_as_an_order_disagreement(tmp_pa
         verdicts = read_jsonl(store.path("iter_01/judge", "verdicts.jsonl"))
     assert counts["judged"] == 3 and counts["order_disagreements"] == 3
     assert counts["PRED_WRONG"] == 3 and all(v["verdict"] == "PRED_WRONG" for v in verdicts)
+    assert counts["label_fix_checked"] == 0 and counts["label_fix_blocked"] == 0
+
+
+def test_the_jglv_stage_counts_blocked_label_fixes_and_reports_them(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from looptool.config import load_config
+    from looptool.loop.runner import LoopRunner, write_samples
+    from looptool.store import JsonlWriter, RunStore, read_json
+
+    from loop_support import loop_config
+
+    loaded = load_config(loop_config(tmp_path, dialogs=2, iterations=1, first_size=2))
+    with RunStore(loaded.run_dir) as store:
+        runner = LoopRunner(loaded, store, SimpleNamespace(caller=scripted(LABEL_IS_WRONG), client=None))
+        samples = [sample().model_copy(update={"id": f"s{i}"}) for i in range(3)]
+        write_samples(runner.dataset_path(1), samples)
+        with JsonlWriter(store.path("iter_01/probe", "results.jsonl")) as out:
+            for s in samples:
+                out.write({"id": s.id, **probe(calls=GROUNDED if s.id == "s0" else WRONG)})
+        counts = anyio.run(runner.judge, 1)
+    assert counts["LABEL_WRONG"] == 1 and counts["PRED_WRONG"] == 2
+    assert counts["label_fix_checked"] == 3 and counts["label_fix_blocked"] == 2 and counts["label_fix_blocked[ground:absent]"] == 2
+    report = read_json(tmp_path / "run/report/quality/iter_01_judge.json")
+    assert report["checked"] == 3 and report["accepted"] == 1 and report["rejected_by_reason"] == {"ground:absent": 2}
+    assert [e["id"] for e in report["examples"]["ground:absent"]] == ["s1", "s2"]
+    assert "ground:absent" in (tmp_path / "run/report/quality/iter_01_judge.md").read_text()

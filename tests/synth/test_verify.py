@@ -134,13 +134,13 @@ def test_an_edde_sample_goes_through_the_same_rules_and_judge() -> None:
     assert anyio.run(lambda: verify(caller, subject_from_sample(bad_history, "call"), True)).reasons[0] == "rule:unknown_tool"
     text_seed_variant_with_a_call = edde_sample([{"role": "user", "content": ASK}], calls=[CALL])
     reasons = anyio.run(lambda: verify(caller, subject_from_sample(text_seed_variant_with_a_call, "ask"), True)).reasons
-    assert reasons == ["plan:missing_argument_not_asked"]
+    assert reasons == ["plan:missing_argument_not_asked", "ground:absent"], "the call also invents the city nobody gave"
     empty = edde_sample([], calls=[CALL])
     assert "rule:step_not_after_user_or_tool" in anyio.run(lambda: verify(caller, subject_from_sample(empty, "call"), False)).reasons
 
 
 def test_adding_a_rule_is_one_entry_and_both_paths_apply_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_oslo(subject):
+    def no_oslo(subject, context):
         if any("Oslo" in str(m.get("content")) for m in subject.messages):
             yield Finding(reason="rule:no_oslo", message="Oslo is banned")
 
