@@ -54,6 +54,10 @@ def test_all_stages_end_to_end(tmp_path: Path) -> None:
     assert len(verdicts) == 12
     assert all(v["passed"] == (not v["reasons"]) for v in verdicts)
     assert results["verify"]["dialogs_passed"] == sum(v["passed"] for v in verdicts) > 0
+    quality = read_json(run / "report/quality/seed_verify.json")  # what the gates did, for people
+    assert quality["checked"] == 12 and quality["accepted"] == results["verify"]["dialogs_passed"]
+    assert quality["rejected_by_reason"] == {r: sum(r in v["reasons"] for v in verdicts) for r in {r for v in verdicts for r in v["reasons"]}}
+    assert all(g["score"] >= 0.5 for v in verdicts if v["passed"] for g in v["grounding"]), "accepted dialogs are grounded"
 
     samples = [StepSample.model_validate(r) for r in read_jsonl(run / "seed/samples/samples.jsonl")]
     assert samples and results["samples"]["samples"] == len(samples)
