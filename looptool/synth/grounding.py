@@ -66,7 +66,8 @@ SOFT_PLACEHOLDERS = frozenset(
     data info input output item thing something anything id user list dict json""".split()
 )
 _TEMPLATE = re.compile(r"^(?:<[^<>]*>|\{\{?[^{}]*\}?\}|\[[^\[\]]*\]|\$\{?[A-Za-z_][\w]*\}?|%[sd]|\.{2,}|…|\?+|-+|_+)$")
-_FORMAT_STRING = re.compile(r"^(?=.*[YMDHhS]{2})[YMDHhmSs:/\-. T]+$")
+_FORMAT_PART = r"(?:YYYY|YY|MMM|MM|DD|HH|hh|mm|SS|ss)"
+_FORMAT_STRING = re.compile(rf"^{_FORMAT_PART}(?:[-/:. T]{_FORMAT_PART})+$")  # "YYYY-MM-DD", "HH:MM", not the ticker "MMM"
 _INSTRUCTION = re.compile(r"^(?:your|enter|insert|put|type|add|fill|replace)[ _-]\w", re.IGNORECASE)
 _REPEATED_CHAR = re.compile(r"^(.)\1{2,}$")
 _EXAMPLES = re.compile(r"\b(?:e\.\s?g\.|eg\b|for example|for instance|such as|like)", re.IGNORECASE)
@@ -235,16 +236,26 @@ def _stated_exactly(text: str, context: GroundingContext) -> bool:
     return _stated_in(text, context.user) or _stated_in(text, context.tools)
 
 
-def _parameter_words(name: str) -> set[str]:
+def _parameter_words(name: str) -> set[str]:  # for booleans: is the parameter talked about
     from looptool.sim.phrasing import name_words
 
     return {v for w in name_words(name) for v in norm.variants(norm.fold(w))}
 
 
-def _repeats_name(text: str, parameter: str) -> bool:
+def _name_echo(text: str, parameter: str) -> str | None:
+    """"whole" when the value is the parameter's name in words ("destination"; "From account" for
+    from_account), "part" when its words are only some of the name's ("account"), else None."""
+    from looptool.sim.phrasing import name_words
+
     wanted = norm.words(text)
-    names = _parameter_words(parameter)
-    return bool(wanted) and all(norm.variants(w) & names for w in wanted)
+    names = [norm.fold(w) for w in name_words(parameter)]
+
+    def same(a: str, b: str) -> bool:
+        return bool(norm.variants(a) & norm.variants(b))
+
+    if not wanted or not names or not all(any(same(w, n) for n in names) for w in wanted):
+        return None
+    return "whole" if all(any(same(n, w) for w in wanted) for n in names) else "part"
 
 
 def _repeats_description(text: str, schema: dict[str, Any]) -> bool:
@@ -294,7 +305,8 @@ def _date_basis(value: norm.DateValue, context: GroundingContext) -> tuple[str, 
 def _string_basis(text: str, parameter: str, schema: dict[str, Any], context: GroundingContext) -> tuple[str, float]:
     if _placeholder(text, context):
         return "placeholder", 0.0
-    if _repeats_name(text, parameter):
+    echo = _name_echo(text, parameter)
+    if echo == "whole":  # even when the user wrote the word: it names the slot, it does not fill it
         return "repeats_parameter", 0.0
     if _stated_in(text, context.user):
         return "stated", 1.0
@@ -325,7 +337,7 @@ def _string_basis(text: str, parameter: str, schema: dict[str, Any], context: Gr
     share = sum(found) / len(found) if found else 0.0
     if share > 0:
         return "partial", round(share, 3)
-    if _repeats_description(text, schema):
+    if echo == "part" or _repeats_description(text, schema):
         return "repeats_parameter", 0.0
     return "absent", 0.0
 

@@ -39,6 +39,7 @@ from looptool.similarity import JaccardIndex, answer_tokens, jaccard
 from looptool.synth import grounding as grounds
 from looptool.synth import structure
 from looptool.synth.config import GateAction, VerifySettings
+from looptool.tools.spec import tool_index
 from looptool.tools.validate import validate_call
 
 STAGE = "seed/verify"
@@ -166,11 +167,15 @@ def _recorded_issues(subject: Subject, context: RuleContext) -> Iterable[Finding
 
 def _call_schema(subject: Subject, context: RuleContext) -> Iterable[Finding]:
     """Every call in the conversation (history included) against the tools on offer."""
+    try:
+        tools: Any = tool_index(subject.tools)  # loaded once, not once per call
+    except ValueError:
+        tools = subject.tools  # a bad spec: each call reports it below
     for index, message in enumerate(subject.messages):
         calls = (message.get("tool_calls") or []) if message.get("role") == "assistant" else []
         for call in calls:
             try:
-                problems = validate_call(call, subject.tools)
+                problems = validate_call(call, tools)
             except ValueError as error:
                 yield Finding(reason="rule:malformed_call", message=str(error), step=index)
                 continue

@@ -209,6 +209,11 @@ def test_a_variant_must_share_the_seeds_tools_or_its_error_kind() -> None:
     # a seed the policy answered in prose: the error is "no call made", any call variant keeps it
     result = run_items([hotel], probe={"pred_calls": [], "prediction": "It is sunny."})
     assert result["rejected"] == [] and len(result["verified"]) == 1
+    # a seed where the policy made too many calls: as many calls as the seed keeps the error kind
+    assert len(run_items([hotel], probe={"pred_calls": RIGHT + second_call(), "prediction": ""})["verified"]) == 1
+    two_hotels = item("Could you book a hotel room in a city with the city Bergen, and also book a hotel room in a city with the city Rome?",
+                      [{"name": "book_hotel", "arguments": {"city": "Bergen"}}, {"name": "book_hotel", "arguments": {"city": "Rome"}}])
+    assert run_items([two_hotels], probe={"pred_calls": RIGHT + second_call(), "prediction": ""})["rejected"][0]["reasons"] == ["edde:unrelated_to_seed"]
     # a seed where the policy confused the tools: the confused tool keeps the error kind
     result = run_items([hotel], probe={"pred_calls": [{"name": "book_hotel", "arguments": {"city": "Oslo"}}], "prediction": ""})
     assert result["rejected"] == [] and len(result["verified"]) == 1

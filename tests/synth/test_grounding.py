@@ -73,6 +73,8 @@ ACCEPTED = [
     (None, STRING, "anything", "note", "null"),
     ("test@example.com", STRING, "email test@example.com", "to", "stated"),  # a soft placeholder the user really gave
     ("Running late, sorry!", STRING, "tell Bob I'm running late", "body", "partial"),  # most words of a composed text
+    ("MMM", STRING, "a quote for the ticker MMM", "ticker", "stated"),  # not a date format
+    ("maple", STRING, "with the maple 4 maple", "maple_4", "stated"),  # a word of an odd parameter name, really given
 ]
 
 
@@ -96,6 +98,7 @@ REFUSED = [
     (100, NUMBER, '","', "amount", "ground:absent"),
     ("country", {"type": "string", "description": "Traveller's citizenship country"}, "Your plan is here.", "citizenship", "ground:repeats_parameter"),
     ("destination", STRING, "I want to go to my destination", "destination", "ground:repeats_parameter"),  # even when said
+    ("account", STRING, "move money", "from_account", "ground:repeats_parameter"),  # part of the name, nobody said it
     ("string", STRING, "book a string quartet", "name", "ground:placeholder"),
     ("value", STRING, "any", "key", "ground:placeholder"),
     ("xxx", STRING, "any", "code", "ground:placeholder"),
