@@ -79,6 +79,10 @@ def test_a_conversation_in_two_languages_is_rejected() -> None:
     assert codes([ASK, spanish, ASK], settings=StructureSettings(check_language=False)) == []
     short_foreign = {"role": "assistant", "content": "Gracias!"}
     assert codes([ASK, short_foreign, ASK]) == [], "too short to tell: not checked"
+    for named in ("Flights from São Paulo to Rio de Janeiro on Friday please", "Play La Vie en Rose by Edith Piaf",
+                  "Translate 'buenos días, ¿cómo estás?' to English"):
+        assert codes([ASK, {"role": "assistant", "content": "Sure."}, {"role": "user", "content": named}], label_text="Done.", calls=()) == [], \
+            f"foreign names in an English turn are not another language: {named}"
 
 
 def test_honest_simulated_turns_do_not_trip_the_language_or_repetition_rules() -> None:
