@@ -29,13 +29,27 @@ from looptool.loop.judge import label_fix_problems  # noqa: E402
 from looptool.roles.answer_checks import label_verdict_contradiction, step_verdict_contradiction  # noqa: E402
 from looptool.samples import StepSample  # noqa: E402
 from looptool.store import iter_jsonl, read_json  # noqa: E402
+from looptool.synth.config import VerifySettings  # noqa: E402
 from looptool.synth.quality import shorten  # noqa: E402
 from looptool.synth.verify import RuleContext, rule_findings, subject_from_dialog, subject_from_sample  # noqa: E402
 
 
+SETTINGS = VerifySettings()
+DUPLICATE_THRESHOLD = 0.9
+
+
+def use_run_settings(run: Path) -> None:
+    """The run's own synth.verify and EDDE near-duplicate settings (an older run's config has no
+    gate keys: their defaults apply)."""
+    global SETTINGS, DUPLICATE_THRESHOLD
+    resolved = read_json(run / "config.resolved.json", default={})
+    SETTINGS = VerifySettings.model_validate(resolved.get("synth", {}).get("verify", {}))
+    DUPLICATE_THRESHOLD = resolved.get("loop", {}).get("expand", {}).get("near_duplicate_threshold", 0.9)
+
+
 def rejecting(subject: Any) -> tuple[list[str], list[str], list[Any]]:
-    """(reasons that reject now, reasons sent to the judge, the findings) under default settings."""
-    findings = rule_findings(subject, context=RuleContext(), use_judge=True)
+    """(reasons that reject now, reasons sent to the judge, the findings) under the run's settings."""
+    findings = rule_findings(subject, context=RuleContext(SETTINGS), use_judge=SETTINGS.judge)
     reject = list(dict.fromkeys(f.reason for f in findings if f.action == "reject"))
     judge = list(dict.fromkeys(f.reason for f in findings if f.action == "judge"))
     return reject, judge, findings
@@ -105,7 +119,7 @@ def recheck_iteration(run: Path, iteration: int, examples: int) -> dict[str, Any
     for sample in accepted:
         seed = seeds[sample.provenance.parent_id]
         payload = expand_payload(seed, verdicts[seed.id], probes[seed.id], [])
-        subject = subject_from_sample(sample, answer_kind(seed), seed_ref(seed, payload, 0.9))
+        subject = subject_from_sample(sample, answer_kind(seed), seed_ref(seed, payload, DUPLICATE_THRESHOLD))
         reject, _, findings = rejecting(subject)
         if reject:
             rejected.append(sample.id)
@@ -116,7 +130,7 @@ def recheck_iteration(run: Path, iteration: int, examples: int) -> dict[str, Any
                 if len(bucket) < examples:
                     bucket.append(f"{sample.id}: {shorten(finding.message, 140)}")
     fixes = [v for v in verdicts.values() if v["verdict"] == "LABEL_WRONG"]
-    blocked = {v["id"]: [p["reason"] for p in label_fix_problems(dataset[v["id"]], probes[v["id"]])] for v in fixes}
+    blocked = {v["id"]: [p["reason"] for p in label_fix_problems(dataset[v["id"]], probes[v["id"]], SETTINGS)] for v in fixes}
     orders = [o for v in verdicts.values() for o in v.get("orders", []) if o.get("verdict")]
     contradicting_orders = [o for o in orders if label_verdict_contradiction(o) is not None]
     return {
@@ -138,6 +152,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--examples", type=int, default=3)
     args = parser.parse_args()
+    use_run_settings(args.run)
     report: dict[str, Any] = {"run": str(args.run), "seed": recheck_seed(args.run, args.examples)}
     iteration = 1
     while (found := recheck_iteration(args.run, iteration, args.examples)) is not None:

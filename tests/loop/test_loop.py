@@ -180,3 +180,22 @@ def test_d_ee_ablations_ask_no_generator_and_compose_their_replacement(tmp_path:
     per_parent = Counter(c.provenance.parent_id for c in copies)
     assert max(per_parent.values()) <= 4, "k = 4 repetitions per error seed at most"
     assert all(c.provenance.bucket == "ES" for c in copies)
+
+
+def test_rechecking_a_run_made_with_the_gates_finds_nothing_new(finished_run) -> None:
+    """scripts/quality_recheck.py applies today's gates to a run's accepted data (it measured the
+    quickstart before the gates existed); on a run made with them it must agree with the stages."""
+    import subprocess
+
+    run, _, _ = finished_run
+    script = Path(__file__).resolve().parents[2] / "scripts/quality_recheck.py"
+    done = subprocess.run([sys.executable, str(script), str(run)], capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    seed = report["seed"]
+    verify = read_json(run / "manifest.json")["stages"]["seed/verify"]["counts"]
+    assert seed["dialogs_accepted_before"] == verify["seed_dialogs"] > 0
+    assert seed["dialogs_rejected_by_rules_now"] == 0 and seed["judge_answers_contradicting_themselves"] == 0
+    first = report["iter_01"]
+    assert first["edde_accepted_before"] == len(read_jsonl(run / "iter_01/expand/accepted.jsonl")) > 0
+    assert first["edde_rejected_by_rules_now"] == 0 and first["label_fixes_blocked_by_guard_now"] == 0
+    assert first["label_fixes_before"] == sum(1 for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl") if v["verdict"] == "LABEL_WRONG") > 0
