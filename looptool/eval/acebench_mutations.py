@@ -452,6 +452,89 @@ def _argument_vocabulary(item: AceItem) -> dict[str, Any]:
     return vocabulary
 
 
+def _edge_cases(item: AceItem) -> list[str]:
+    """Calls at the boundaries of the backends' rules, built from the language's initial data
+    (an order costing exactly the balance, searches over placed orders, full inboxes, flights
+    that do not exist, cancellations and cabin changes)."""
+    from looptool.eval.acebench_scenarios import world
+
+    data = world(item.language)["initial"]
+    texts = world(item.language)["texts"]
+    messages: list[str] = ["[turn_on_wifi()]", "[login_device()]"]
+    classes = set(item.involved_classes)
+    if "FoodPlatform" in classes:
+        users = data["FoodPlatform"]["users"]
+        merchants = data["FoodPlatform"]["merchant_list"]
+        for user, info in list(users.items())[:3]:
+            messages.append(f"[login_food_platform(username={user!r}, password={info['password']!r})]")
+        buyer, info = next(iter(users.items()))
+        merchant, entry = next(iter(merchants.items()))
+        product = entry["menu"][0]
+        exact = int(info["balance"] // product["price"])
+        messages += [
+            f"[add_food_delivery_order(username={buyer!r}, merchant_name={merchant!r}, items=[{{'product': {product['product']!r}, 'quantity': {exact}}}])]",
+            f"[add_food_delivery_order(username={buyer!r}, merchant_name={merchant!r}, items=[{{'product': {product['product']!r}}}])]",
+            f"[add_food_delivery_order(username={buyer!r}, merchant_name={merchant!r}, items=[{{'product': {product['product']!r}, 'quantity': 1.5}}])]",
+            f"[search_orders(keyword={merchant[:3]!r})]",
+            f"[search_orders(keyword={product['product'][:4]!r})]",
+            f"[view_orders(user_name={buyer!r})]",
+            "[check_balance(user_name='Nobody')]",
+            f"[get_products(merchant_name={merchant!r})]",
+            "[view_logged_in_users()]",
+        ]
+        exact_orders = [(u, m, p["product"], int(i["balance"] // p["price"]), i["password"])
+                        for u, i in users.items() for m, e in merchants.items() for p in e["menu"] if u != buyer and i["balance"] % p["price"] == 0]
+        if exact_orders:  # costs exactly the balance: English accepts, Chinese refuses
+            user, merchant, product_name, quantity, password = exact_orders[0]
+            messages += [f"[login_food_platform(username={user!r}, password={password!r})]",
+                         f"[add_food_delivery_order(username={user!r}, merchant_name={merchant!r}, items=[{{'product': {product_name!r}, 'quantity': {quantity}}}])]"]
+    if "MessageApi" in classes:
+        messages += [
+            "[send_message(sender_name='Eve', receiver_name='Frank', message='one')]",
+            "[delete_message(message_id=1)]",
+            "[send_message(sender_name='Eve', receiver_name='Frank', message='two')]",
+            "[get_latest_message_id()]",
+            "[get_all_message_times_with_ids()]",
+            "[search_messages(user_name='Eve', keyword='TWO')]",
+            "[view_messages_between_users(sender_name='Eve', receiver_name='Frank')]",
+            "[delete_message(message_id=[1])]",
+        ]
+    if "ReminderApi" in classes:
+        messages += [
+            "[view_all_reminders()]",
+            "[add_reminder(title='A', description='B', time='2024-07-15 09:30')]",
+            "[add_reminder(title='C', description='D', time='2024-07-15 10:30')]",
+            "[add_reminder(title='E', description='F', time='2024-07-15 11:30')]",
+            "[add_reminder(title='G', description='H', time='2024-07-15 12:30')]",
+            "[delete_reminder(reminder_id=1001)]",
+            "[delete_reminder(reminder_id=2)]",
+            "[mark_as_notified(reminder_id=1)]",
+            "[search_reminders(keyword='A')]",
+            "[search_reminders(keyword='zzz')]",
+        ]
+    if "Travel" in classes:
+        economy, business = texts["travel_economy"], texts["travel_business"]
+        flight = data["Travel"]["flights"][0]
+        messages += [
+            f"[reserve_flight(user_id='user1', password='password123', flight_no='XX0000', cabin={economy!r}, payment_method='bank', baggage_count=1)]",
+            f"[reserve_flight(user_id='user1', password='wrong', flight_no={flight['flight_no']!r}, cabin={economy!r}, payment_method='bank', baggage_count=1)]",
+            f"[reserve_flight(user_id='user3', password='password789', flight_no={flight['flight_no']!r}, cabin={business!r}, payment_method='cash', baggage_count=5)]",
+            f"[reserve_flight(user_id='user1', password='password123', flight_no={flight['flight_no']!r}, cabin={economy!r}, payment_method='card', baggage_count=0)]",
+            f"[modify_flight(user_id='user1', reservation_id='res_1', new_cabin={business!r}, add_baggage=3)]",
+            f"[modify_flight(user_id='user1', reservation_id='res_2', new_cabin={economy!r}, new_payment_method='cash')]",
+            "[modify_flight(user_id='user2', reservation_id='res_3', new_flight_no='CZ4321')]",
+            f"[cancel_reservation(user_id='user1', reservation_id='res_1', reason={texts['travel_airline_cancel_reason']!r})]",
+            "[cancel_reservation(user_id='user1', reservation_id='res_2', reason='other')]",
+            "[cancel_reservation(user_id='user2', reservation_id='res_4', reason='other')]",
+            f"[find_transfer_flights(origin_city={flight['origin']!r}, transfer_city={flight['destination']!r}, destination_city={flight['origin']!r})]",
+            "[get_reservation_details()]",
+            "[get_reservation_details(user_id='user2')]",
+            "[process_refund(user={'cash_balance': 1}, amount=5)]",
+            "[get_user_details(user_id='user2', password='password456')]",
+        ]
+    return messages
+
+
 def replay_sequences(item: AceItem) -> list[dict[str, Any]]:
     """Message sequences that exercise an agent item's backends (milestones, perturbations, every
     function once, error paths)."""
@@ -479,6 +562,7 @@ def replay_sequences(item: AceItem) -> list[dict[str, Any]]:
         "[get_products(merchant_name=1+2)]",
         "[delete_message(message_id=-1)]",
     ]))
+    sequences.append(("edge_cases", _edge_cases(item)))
     out = []
     for name, messages in sequences:
         out.append({"id": item.id, "category": item.category, "kind": "replay", "sequence": name, "messages": messages,
