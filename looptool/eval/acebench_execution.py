@@ -224,6 +224,13 @@ class Executor:
         reply.calls = decoded
         return reply
 
+    def take(self, text: str) -> tuple[bool, Reply | None]:
+        """One agent message as ACEBench's loop handles it: multi_step always executes it;
+        multi_turn executes it only when it routes to execution. (routed, reply)."""
+        if self.variant == "multi_turn" and not self.routes_to_execution(text):
+            return False, None
+        return True, self.respond(text)
+
     def final_state(self) -> list[dict[str, Any]]:
         """The saved attributes of every involved class, as ACEBench's result file holds them."""
         if not self.reported:
@@ -233,3 +240,26 @@ class Executor:
             attributes = {name: value for name, value in vars(instance).items() if name in SAVED_ATTRIBUTES[cls]}
             states.append({cls: attributes})
         return json_state(states)
+
+
+@dataclass
+class Replay:
+    routes: str  # per message: "e" executed, "u" sent to the user (multi_turn only)
+    replies: list[Reply | None]
+    final_state: list[dict[str, Any]]
+    executed: list[str]  # the messages sent for execution (ACEBench's process list)
+
+
+def replay_messages(initial_config: dict[str, Any], involved_classes: list[str], language: str, variant: Variant,
+                    messages: list[str]) -> Replay:
+    """Execute a fixed sequence of agent messages (no model, no user): the backends' part of an
+    agent dialog, as the golden comparison and the oracle table need it."""
+    executor = Executor(initial_config, involved_classes, language, variant)
+    routes, replies, executed = "", [], []
+    for message in messages:
+        routed, reply = executor.take(message)
+        routes += "e" if routed else "u"
+        replies.append(reply)
+        if routed:
+            executed.append(message)
+    return Replay(routes=routes, replies=replies, final_state=executor.final_state(), executed=executed)
