@@ -91,4 +91,4 @@ def _eval_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
-command("eval", "evaluate a served model on benchmarks (BFCL offline categories)")((_eval_args, _eval_run))
+command("eval", "evaluate a served model on benchmarks (BFCL offline categories, ACEBench)")((_eval_args, _eval_run))

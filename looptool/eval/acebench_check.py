@@ -422,11 +422,11 @@ def process_accuracy(executed: list[str], mile_stone: list[Any]) -> float:
 # ============================================================================ strict mode
 
 
-def _lenient_schema(node: Any) -> Any:
+def lenient_schema(node: Any) -> Any:
     """ACEBench schemas with type aliases mapped (`dict` -> `object`), never rejected: ToolMatch
     only needs them for defaults and number typing."""
     if isinstance(node, list):
-        return [_lenient_schema(n) for n in node]
+        return [lenient_schema(n) for n in node]
     if not isinstance(node, dict):
         return node
     out = {}
@@ -436,16 +436,16 @@ def _lenient_schema(node: Any) -> Any:
             if mapped is not None:
                 out[key] = mapped
         elif key == "properties" and isinstance(value, dict):
-            out[key] = {k: _lenient_schema(v) for k, v in value.items()}
+            out[key] = {k: lenient_schema(v) for k, v in value.items()}
         else:
-            out[key] = _lenient_schema(value)
+            out[key] = lenient_schema(value)
     return out
 
 
 def strict_index(docs: list[dict[str, Any]]) -> ToolIndex:
     index = ToolIndex()
     for doc in docs:
-        parameters = _lenient_schema(doc.get("parameters") or {"type": "object", "properties": {}})
+        parameters = lenient_schema(doc.get("parameters") or {"type": "object", "properties": {}})
         index.setdefault(doc["name"], ToolSpec(name=doc["name"], description=str(doc.get("description") or ""), parameters=parameters))
     return index
 

@@ -29,6 +29,8 @@ COLUMNS = (
     ("edde_accepted", "EDDE ok"),
     ("edde_pass_rate", "EDDE pass"),
     ("bfcl_overall", "BFCL"),
+    ("acebench_overall", "ACEBench"),
+    ("acebench_strict_overall", "ACEBench strict"),
     ("requests", "LLM calls"),
     ("tokens", "tokens"),
 )
@@ -51,6 +53,9 @@ def iteration_row(stages: dict[str, Any], iteration: int) -> dict[str, Any] | No
     row["edde_pass_rate"] = expand.get("pass_rate")
     headline = stages.get(prefix + "eval_bfcl", {}).get("headline") or {}
     row["bfcl_overall"] = headline.get("overall")
+    acebench = stages.get(prefix + "eval_acebench", {}).get("headline") or {}
+    row["acebench_overall"] = acebench.get("overall")
+    row["acebench_strict_overall"] = acebench.get("strict_overall")
     requests = tokens = 0
     for key, info in stages.items():
         if key.startswith(prefix) and info.get("llm"):
@@ -96,7 +101,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     xs = [r["iteration"] for r in rows]
-    for key, label in (("accuracy", "GCP probe accuracy"), ("reward_mean", "train reward mean"), ("edde_pass_rate", "EDDE pass rate"), ("bfcl_overall", "BFCL overall")):
+    for key, label in (("accuracy", "GCP probe accuracy"), ("reward_mean", "train reward mean"), ("edde_pass_rate", "EDDE pass rate"), ("bfcl_overall", "BFCL overall"),
+                       ("acebench_overall", "ACEBench overall"), ("acebench_strict_overall", "ACEBench overall (strict)")):
         points = [(x, r.get(key)) for x, r in zip(xs, rows) if isinstance(r.get(key), (int, float))]
         if points:
             left.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)

@@ -307,19 +307,27 @@ class LoopRunner:
         return await self.stage(key, f"iteration {iteration}: composition of D_{iteration + 1}", body)
 
     async def evaluate(self, iteration: int, client: LLMClient) -> dict[str, Any] | None:
-        """BFCL after the iteration (optional); the stage records its own headline in the manifest."""
-        if not self.settings.eval.bfcl_each_iteration:
-            return None
-        from looptool.eval.stage import run_bfcl_stage
+        """BFCL and ACEBench after the iteration (each optional); each stage records its own headline
+        in the manifest. Returns BFCL's headline (None when BFCL is off)."""
+        headline = None
+        if self.settings.eval.bfcl_each_iteration:
+            from looptool.eval.stage import run_bfcl_stage
 
-        headline = await run_bfcl_stage(self.store, client, iteration, self.settings.eval.bfcl)
-        print_stage_summary(f"iteration {iteration}: BFCL", {k: v for k, v in headline.items()})
+            headline = await run_bfcl_stage(self.store, client, iteration, self.settings.eval.bfcl)
+            print_stage_summary(f"iteration {iteration}: BFCL", {k: v for k, v in headline.items()})
+        if self.settings.eval.acebench_each_iteration:
+            from looptool.eval.acebench_stage import run_acebench_stage
+
+            ace = await run_acebench_stage(self.store, client, iteration, self.settings.eval.acebench, user_client=self.session.client)
+            print_stage_summary(f"iteration {iteration}: ACEBench", {k: v for k, v in ace.items() if k in ("overall", "strict_overall")})
         return headline
 
     def needs_policy(self, iteration: int) -> bool:
+        from looptool.eval.acebench_stage import STAGE as ACEBENCH_STAGE
         from looptool.eval.stage import STAGE as EVAL_STAGE
 
         stages = [gcp.STAGE] + ([EVAL_STAGE] if self.settings.eval.bfcl_each_iteration else [])
+        stages += [ACEBENCH_STAGE] if self.settings.eval.acebench_each_iteration else []
         return any(not self.store.is_finished(self.key(iteration, s)) for s in stages)
 
     # -- the loop -------------------------------------------------------------------------------
