@@ -174,9 +174,7 @@ async def evaluate_acebench(
     with JsonlWriter(out_dir / "results.jsonl") as out, JsonlWriter(out_dir / "errors.jsonl", key=None) as errors:
         units = await run_units([(item.id, item) for item in ordered], runner, out=out, errors=errors,
                                 concurrency=settings.concurrency, label=f"ACEBench {settings.language} ({settings.format} format)")
-    records = _records(out_dir, {i.id for i in items})
-    summary = summarize([(i.id, i.category) for i in items], records)
-    summary["run"] = {
+    run = {
         "role": role,
         "models": client.model_identity(role),
         "user_simulator": user_client.model_identity(settings.user_role) if any(i.category == "agent_multi_turn" for i in items) else None,
@@ -189,10 +187,27 @@ async def evaluate_acebench(
         "units": units.as_dict(),
         "client": window.report(),
     }
-    atomic_write_json(out_dir / "scores.json", summary)
     name = title or f"ACEBench ({settings.language}): {client.model_identity(role)} ({settings.format} format)"
-    atomic_write_text(out_dir / "scores.md", render_markdown(summary, name))
-    return AceBenchReport(out_dir=out_dir, summary=summary, units=units.as_dict())
+    return write_scores(out_dir, items, run, name)
+
+
+def write_scores(out_dir: Path, items: list[AceItem], run: dict[str, Any], title: str) -> AceBenchReport:
+    """Score the records of `items` in `out_dir` (both modes) into scores.json and scores.md."""
+    records = _records(out_dir, {i.id for i in items})
+    summary = summarize([(i.id, i.category) for i in items], records)
+    summary["run"] = run
+    atomic_write_json(out_dir / "scores.json", summary)
+    atomic_write_text(out_dir / "scores.md", render_markdown(summary, title))
+    return AceBenchReport(out_dir=out_dir, summary=summary, units=run.get("units", {}))
+
+
+def rescore(out_dir: Path, settings: AceBenchEvalSettings, title: str) -> AceBenchReport:
+    """Scores of a selection from the records already in `out_dir`, without asking anything
+    (e.g. after items were evaluated in several batches)."""
+    items = load_items(settings.categories, settings.language, data_dir=settings.data_dir, limit=settings.limit, ids=settings.ids)
+    run = {"rescored": True, "format": settings.format, "language": settings.language, "data": source_info(settings.data_dir),
+           "items": len(items), "limit": settings.limit}
+    return write_scores(Path(out_dir), items, run, title)
 
 
 def headline_scores(out_dir: Path) -> dict[str, float | None]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from looptool.config.models import ClientConfig, EndpointConfig
-from looptool.eval.acebench import AceBenchReport, evaluate_acebench
+from looptool.eval.acebench import AceBenchReport, evaluate_acebench, rescore
 from looptool.eval.acebench_agent import AgentSettings
 from looptool.eval.acebench_categories import CATEGORIES
 from looptool.eval.acebench_data import AceItem, load_items
@@ -49,10 +49,9 @@ class AceOracleBench:
         for batch in batches:
             self.server.state.settings = SimSettings(oracle_path=str(batch.path), faults=faults or FaultPlan())
             report = await evaluate_acebench(self.client, "policy", Path(out_dir) / "eval", settings.model_copy(update={"ids": batch.ids}))
-        all_ids = settings.model_copy(update={"ids": [i.id for i in items]})
-        self.server.state.settings = SimSettings(faults=faults or FaultPlan())
         if len(batches) > 1 or report is None:
-            report = await evaluate_acebench(self.client, "policy", Path(out_dir) / "eval", all_ids)
+            everything = settings.model_copy(update={"ids": [i.id for i in items]})
+            report = rescore(Path(out_dir) / "eval", everything, f"ACEBench ({settings.language}) oracle ({settings.format} format)")
         return report
 
     @property
