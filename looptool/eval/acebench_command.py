@@ -18,7 +18,6 @@ import dataclasses
 import json
 from pathlib import Path
 
-import anyio
 from pydantic import ValidationError
 
 from looptool.config.load import LoadedConfig
@@ -111,7 +110,9 @@ def _selfcheck(args: argparse.Namespace) -> int:
         categories = resolve_categories(args.categories.split(","))
     except ValueError as exc:
         raise ConfigError("looptool eval acebench-selfcheck", "--categories", str(exc)) from None
-    result = anyio.run(lambda: acebench_selfcheck(Path(args.out), fmt=args.format, language=args.language,
+    from looptool.cli import run_async
+
+    result = run_async(lambda: acebench_selfcheck(Path(args.out), fmt=args.format, language=args.language,
                                                   categories=categories, limit=args.limit))
     print(result.report.markdown)
     for item_id, verdict in sorted(result.failures.items()):
@@ -123,7 +124,7 @@ def _selfcheck(args: argparse.Namespace) -> int:
 def run_acebench(args: argparse.Namespace) -> int:
     if args.benchmark == "acebench-selfcheck":
         return _selfcheck(args)
-    from looptool.cli import load
+    from looptool.cli import load, run_async
     from looptool.eval.acebench import evaluate_acebench
     from looptool.session import EngineSession
 
@@ -144,7 +145,7 @@ def run_acebench(args: argparse.Namespace) -> int:
             assert session.client is not None
             return await evaluate_acebench(session.client, role, out, settings)
 
-    report = anyio.run(evaluate)
+    report = run_async(evaluate)  # SIGTERM/SIGINT unwind the session: a local vLLM server is stopped
     if args.json:
         print(json.dumps(report.headline, indent=2))
     else:

@@ -36,7 +36,8 @@ from looptool.eval.acebench_answers import (
 )
 from looptool.eval.acebench_categories import AGENT, KINDS
 from looptool.eval.acebench_data import AceItem
-from looptool.eval.acebench_decode import render_call, render_calls, render_value
+from looptool.eval.acebench_decode import DecodeError, decode_execution, render_call, render_calls, render_value
+from looptool.eval.acebench_scenarios import world
 
 Calls = list[tuple[str, dict[str, Any]]]
 
@@ -377,9 +378,8 @@ def state_predictions(item: AceItem) -> list[dict[str, Any]]:
 # -- agent: message sequences to execute ---------------------------------------------------------
 
 
-def _perturbed(message: str, change: Callable[[Any], Any]) -> str:
-    from looptool.eval.acebench_decode import DecodeError, decode_execution
-
+def perturbed_message(message: str, change: Callable[[Any], Any]) -> str:
+    """The message with the first plain argument of each call changed (unchanged if it does not decode)."""
     try:
         calls = decode_execution(message, non_call="skip")
     except DecodeError:
@@ -401,7 +401,8 @@ def _perturbed(message: str, change: Callable[[Any], Any]) -> str:
     return "[" + ", ".join(rendered) + "]"
 
 
-def _change_value(value: Any) -> Any:
+def changed_value(value: Any) -> Any:
+    """A different value of the same kind (quantities of order items drop to 0)."""
     if isinstance(value, bool):
         return not value
     if isinstance(value, (int, float)):
@@ -436,8 +437,6 @@ def _probe_call(doc: dict[str, Any], vocabulary: dict[str, Any]) -> str:
 
 def _argument_vocabulary(item: AceItem) -> dict[str, Any]:
     """Argument values the milestones use (e.g. merchant names, flight numbers), by name."""
-    from looptool.eval.acebench_decode import DecodeError, decode_execution
-
     vocabulary: dict[str, Any] = {}
     for alternative in range(milestone_paths(item)):
         for message in milestones(item, alternative):
@@ -456,8 +455,6 @@ def _edge_cases(item: AceItem) -> list[str]:
     """Calls at the boundaries of the backends' rules, built from the language's initial data
     (an order costing exactly the balance, searches over placed orders, full inboxes, flights
     that do not exist, cancellations and cabin changes)."""
-    from looptool.eval.acebench_scenarios import world
-
     data = world(item.language)["initial"]
     texts = world(item.language)["texts"]
     messages: list[str] = ["[turn_on_wifi()]", "[login_device()]"]
@@ -544,7 +541,7 @@ def replay_sequences(item: AceItem) -> list[dict[str, Any]]:
     path = milestones(item)
     sequences.append(("reversed", list(reversed(path))))
     sequences.append(("doubled", [m for m in path for _ in range(2)]))
-    sequences.append(("perturbed", [_perturbed(m, _change_value) for m in path]))
+    sequences.append(("perturbed", [perturbed_message(m, changed_value) for m in path]))
     vocabulary = _argument_vocabulary(item)
     probes = [_probe_call(doc, vocabulary) for doc in item.functions]
     sequences.append(("every_function", probes + path))

@@ -39,7 +39,7 @@ from looptool.eval.acebench_data import AceItem
 from looptool.eval.acebench_decode import DecodeError, decode_execution, render_calls
 from looptool.eval.acebench_execution import replay_messages
 from looptool.eval.acebench_format import AceFormat, WireNames, item_request
-from looptool.eval.acebench_mutations import _change_value, _perturbed
+from looptool.eval.acebench_mutations import changed_value, perturbed_message
 from looptool.llm.types import ChatRequest, Choice, LLMResult, Usage
 from looptool.sim.oracle import OracleRow, oracle_key
 from looptool.store.atomic import atomic_write_text
@@ -112,7 +112,7 @@ def _result(text: str, tool_calls: list[dict[str, Any]]) -> LLMResult:
 
 def _agent_answers(item: AceItem, wrong: bool) -> list[str]:
     path = milestones(item, best_path(item))
-    return [_perturbed(m, _change_value) for m in path] if wrong else list(path)
+    return [perturbed_message(m, changed_value) for m in path] if wrong else list(path)
 
 
 def _single_answer(item: AceItem, fmt: AceFormat, wrong: bool) -> tuple[str | None, list[dict[str, Any]] | None]:

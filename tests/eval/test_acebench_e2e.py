@@ -26,7 +26,7 @@ import pytest
 from looptool.config.models import RetryConfig
 from looptool.errors import ConfigError
 from looptool.eval.acebench import evaluate_acebench, headline_scores
-from looptool.eval.acebench_categories import AGENT, MULTI_TURN, NORMAL, SPECIAL
+from looptool.eval.acebench_categories import AGENT, MULTI_TURN, NORMAL
 from looptool.eval.acebench_data import load_items
 from looptool.eval.acebench_oracle import best_path, build_tables
 from looptool.eval.acebench_scoreboard import WEIGHTS
@@ -65,10 +65,6 @@ async def bench():
 
 def records(out: Path) -> dict[str, dict]:
     return {r["id"]: r for r in read_jsonl(out / "eval" / "results.jsonl")}
-
-
-def run_sync(bench: AceOracleBench, out: Path, items, settings, **kwargs):
-    return bench.run(out, items, settings, **kwargs)
 
 
 @pytest.mark.slow

@@ -340,3 +340,18 @@ def test_oracle_rows_can_answer_steps_after_the_last_user_message(tmp_path: Path
         message, _ = oracle_message({"messages": messages, "tools": tools}, settings, random.Random(0))
         answers.append(json.loads(message["tool_calls"][0]["function"]["arguments"]) if message.get("tool_calls") else message["content"])
     assert answers == [{"n": 1}, {"n": 2}, TURN_DONE_TEXT]
+
+
+def test_the_loop_config_embeds_acebench_settings():
+    from pydantic import ValidationError
+
+    from looptool.loop.config import LoopSettings
+
+    loop = LoopSettings.model_validate({"eval": {"acebench_each_iteration": True, "acebench": {"language": "zh", "categories": ["atom", "agent"]}}})
+    assert loop.eval.acebench_each_iteration and loop.eval.acebench.language == "zh"
+    assert loop.eval.acebench.categories[0] == "normal_atom_bool" and loop.eval.acebench.categories[-1] == "agent_multi_turn"
+    assert not LoopSettings().eval.acebench_each_iteration
+    with pytest.raises(ValidationError, match="unknown ACEBench category 'atoms'"):
+        LoopSettings.model_validate({"eval": {"acebench": {"categories": ["atoms"]}}})
+    with pytest.raises(ValidationError, match="format"):
+        LoopSettings.model_validate({"eval": {"acebench": {"format": "paper"}}})
