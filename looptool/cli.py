@@ -29,11 +29,15 @@ def command(name: str, help_text: str):
 
 
 def _config_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    from looptool.presets import presets_help
+
     parser.add_argument(
         "config",
         nargs=None if required else "?",
-        help="run config (TOML); omitted: the embedded quickstart (local vLLM CPU + TRL)" if not required else "run config (TOML)",
+        help="run config (TOML) or a preset name; omitted: the embedded quickstart (local vLLM CPU + TRL)" if not required else "run config (TOML)",
     )
+    parser.epilog = presets_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def load(config_arg: str | None):
@@ -116,13 +120,17 @@ command("check", "validate a run config (and its role cards and prompts) without
 
 # -- status ------------------------------------------------------------------------------------
 def _status_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="run directory")
+    from looptool.presets import presets_help
+
+    parser.add_argument("run", nargs="?", help="run directory, config file or preset name; omitted: the quickstart's run directory")
+    parser.epilog = presets_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _status_run(args: argparse.Namespace) -> int:
-    from looptool.status import print_status
+    from looptool.status import print_status, resolve_run_dir
 
-    return print_status(Path(args.run_dir))
+    return print_status(resolve_run_dir(args.run))
 
 
 command("status", "show which stages of a run are finished and what they produced")((_status_args, _status_run))
@@ -196,7 +204,10 @@ def _single(error: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2): a return code, never an exception
+        return stop.code if isinstance(stop.code, int) else 2
     if not args.command:
         parser.print_help()
         return 2
