@@ -51,6 +51,18 @@ def fmt_value(value: Any) -> str:
     return str(value)
 
 
+def fmt_short(value: Any) -> str:
+    """Table cells with little room: counts of 10,000 and more as 12.3k / 1.23M / 988M."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+        for factor, unit in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+            if abs(value) >= factor:
+                scaled = value / factor
+                return f"{scaled:.3g}{unit}" if scaled < 1000 else f"{scaled:.0f}{unit}"
+    if isinstance(value, float) and abs(value) >= 1000:
+        return f"{value:.0f}"
+    return fmt_value(value)
+
+
 class ProgressReporter:
     def __init__(self, label: str, total: int | None, *, already_done: int = 0, log_every_s: float = 10.0) -> None:
         self.label = label
@@ -221,17 +233,18 @@ def client_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_stats_table(title: str, report: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold", box=COMPACT_BOX, caption=CLIENT_CAPTION)
+    table = Table(title=title, show_header=True, header_style="bold", box=COMPACT_BOX, caption=CLIENT_CAPTION,
+                  show_edge=False, collapse_padding=True)
     table.add_column("role")
     for _, label in CLIENT_COLUMNS:
         table.add_column(label, justify="right")
     for role, row in sorted(report.get("roles", {}).items()):
         row = client_row(row)
-        table.add_row(escape(role), *(fmt_value(row.get(key)) for key, _ in CLIENT_COLUMNS))
+        table.add_row(escape(role), *(fmt_short(row.get(key)) for key, _ in CLIENT_COLUMNS))
     total = report.get("total")
     if total:
         total = client_row(total)
-        table.add_row("[bold]total", *(fmt_value(total.get(key)) for key, _ in CLIENT_COLUMNS))
+        table.add_row("[bold]total", *(fmt_short(total.get(key)) for key, _ in CLIENT_COLUMNS))
     return table
 
 

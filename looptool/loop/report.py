@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from looptool.store import RunStore, atomic_write_json, atomic_write_text
-from looptool.ui import COMPACT_BOX, console
+from looptool.ui import COMPACT_BOX, console, fmt_short
 
 COLUMNS = (
     ("iteration", "iter"),
@@ -68,8 +68,9 @@ LEGEND = (
 
 
 def iteration_row(stages: dict[str, Any], iteration: int) -> dict[str, Any] | None:
+    """The row of an iteration that has trained (None before that: its dataset alone is no row)."""
     prefix = f"iter_{iteration:02d}/"
-    if prefix + "dataset" not in stages:
+    if prefix + "dataset" not in stages or prefix + "train" not in stages:
         return None
     row: dict[str, Any] = {"iteration": iteration}
     row.update({k: v for k, v in stages[prefix + "dataset"].get("counts", {}).items()})
@@ -120,9 +121,9 @@ def markdown_table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], .
 
 
 def next_dataset_line(stages: dict[str, Any], iteration: int) -> str | None:
-    """One line for D_{J+1}, composed by the last iteration for a run that would continue."""
+    """One line for a dataset composed for an iteration that has not trained (D_{J+1} at the end)."""
     info = stages.get(f"iter_{iteration:02d}/dataset")
-    if info is None:
+    if info is None or f"iter_{iteration:02d}/train" in stages:
         return None
     c = info.get("counts", {})
     parts = ", ".join(f"{label} {c[key]}" for key, label in (("D_SEED_NEW", "seed-new"), ("D_ES", "ES"),
@@ -136,20 +137,20 @@ def warning_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 def compact_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="LoopTool iterations", header_style="bold", box=COMPACT_BOX, caption=LEGEND,
-                  caption_justify="left")
+                  caption_justify="left", show_edge=False, collapse_padding=True)
     for _, label in COMPACT:
         table.add_column(escape(label), justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(*(_fmt(row.get(key)) for key, _ in COMPACT))
+        table.add_row(*(_fmt(v) if isinstance(v := row.get(key), float) else fmt_short(v) for key, _ in COMPACT))
     return table
 
 
 def write_report(store: RunStore, iterations: int, *, show: bool | None = None) -> list[dict[str, Any]]:
     """Write report/{iterations.json,iterations.md,metrics.png}; print the compact table when
-    `show` (default: when iteration `iterations` is in the report, i.e. once, at the end)."""
+    `show` (default: once the last iteration has composed its successor, i.e. once, at the end)."""
     stages = store.manifest()["stages"]
     rows = [row for j in range(1, iterations + 1) if (row := iteration_row(stages, j)) is not None]
-    nxt = next_dataset_line(stages, iterations + 1)
+    nxt = next_dataset_line(stages, (rows[-1]["iteration"] if rows else 0) + 1)
     warnings = warning_lines(rows)
     directory = store.stage_dir("report")
     atomic_write_json(directory / "iterations.json", rows)
@@ -161,7 +162,7 @@ def write_report(store: RunStore, iterations: int, *, show: bool | None = None) 
     atomic_write_text(directory / "iterations.md", text)
     plot(rows, directory / "metrics.png")
     if show is None:
-        show = any(row["iteration"] == iterations for row in rows)
+        show = f"iter_{iterations:02d}/compose" in stages
     if show:
         console.print(compact_table(rows))
         if nxt:

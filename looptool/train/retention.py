@@ -35,26 +35,28 @@ def size_text(n: int) -> str:
     return f"{n} B"
 
 
-def _remove(path: Path, why: str, say: Callable[[str], Any] | None) -> int:
+def _remove(path: Path) -> int:
     if not path.exists():
         return 0
     size = tree_bytes(path)
     shutil.rmtree(path)
-    if say is not None:
-        say(f"[train] removed {path} ({size_text(size)}): {why}")
     return size
 
 
 def release_stage_files(work_dir: Path, settings: TrainSettings, say: Callable[[str], Any] | None = None) -> int:
     """After a finished training stage: drop its checkpoints and the warm-start model. Bytes freed."""
-    freed = 0
+    removed: list[tuple[Path, int]] = []
     if not settings.keep_trainer_checkpoints:
-        why = "only an interrupted trainer needs it (train.keep_trainer_checkpoints = true keeps it)"
-        freed += _remove(work_dir / "checkpoints", why, say)
-        freed += _remove(work_dir / "sft" / "checkpoints", why, say)
+        for path in (work_dir / "checkpoints", work_dir / "sft" / "checkpoints"):
+            removed.append((path, _remove(path)))
     if not settings.keep_iteration_models:
-        freed += _remove(work_dir / "sft" / "model", "GRPO has finished from it "
-                         "(train.keep_iteration_models = true keeps it)", say)
+        removed.append((work_dir / "sft" / "model", _remove(work_dir / "sft" / "model")))
+    removed = [(p, n) for p, n in removed if n]
+    freed = sum(n for _, n in removed)
+    if removed and say is not None:
+        names = ", ".join(str(p.relative_to(work_dir)) for p, _ in removed)
+        say(f"[train] removed {names} ({size_text(freed)}): resume needs none of them once the stage is recorded "
+            "(train.keep_trainer_checkpoints / keep_iteration_models keep them)")
     return freed
 
 
@@ -68,10 +70,12 @@ def prune_iteration_models(run_root: Path, iteration: int, settings: TrainSettin
 
     if settings.keep_iteration_models:
         return 0
-    say = console_sink(console)
     freed = 0
     for earlier in range(1, iteration):
-        model = Path(run_root) / f"iter_{earlier:02d}" / "train" / "model"
-        freed += _remove(model, f"iteration {iteration} has trained from it; resume needs only the newest model "
-                         "(train.keep_iteration_models = true keeps it)", say)
+        freed += _remove(Path(run_root) / f"iter_{earlier:02d}" / "train" / "model")
+    if freed:
+        console_sink(console)(
+            f"[train] removed the models of iterations 1-{iteration - 1} ({size_text(freed)}): iteration {iteration} "
+            "has trained from them and resume needs only the newest (train.keep_iteration_models = true keeps them)"
+        )
     return freed

@@ -78,10 +78,12 @@ def zero_spread_warning(metrics: dict[str, Any]) -> str | None:
     """The loud line for an iteration whose GRPO steps all had zero reward spread (zero gradient)."""
     if not metrics.get("no_spread_all_steps"):
         return None
+    remedy = ("a longer warm start ([train.sft])" if isinstance(metrics.get("warm_start"), dict)
+              else 'train.warm_start = "sft"')
     return (
         f"WARNING: no GRPO group had reward spread in any of the {metrics.get('steps')} step(s): every "
         "rollout of a prompt got the same reward, so every advantage and gradient was zero and GRPO did not "
-        'change the policy. Use train.warm_start = "sft", more rollouts_per_prompt, or easier data.'
+        f"change the policy. Try {remedy}, more rollouts_per_prompt, or easier data."
     )
 
 

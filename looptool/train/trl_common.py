@@ -58,7 +58,8 @@ def quiet(trainer: Any) -> None:
 
 
 def metrics_callback(extra: Any = None) -> Any:
-    """A TrainerCallback printing each log as one `LOOPTOOL_METRICS` line with the step time.
+    """A TrainerCallback printing each log as one `LOOPTOOL_METRICS` line with the step time, and
+    skipping the checkpoint of the final step (the final model is saved instead).
 
     `extra()` adds fields (reward call counts). Built at run time: TrainerCallback needs transformers.
     """
@@ -74,6 +75,10 @@ def metrics_callback(extra: Any = None) -> Any:
 
         def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
             self.step_times.append(time.perf_counter() - self.step_started)
+            # transformers checkpoints the last step too (weights + optimizer, 1.5 GB for SmolLM2);
+            # the worker saves the final model right after, so that checkpoint would only be deleted.
+            if state.max_steps and state.global_step >= state.max_steps:
+                control.should_save = False
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
             if not logs or "loss" not in logs and "reward" not in logs:
