@@ -295,16 +295,20 @@ class TrainSettings(BaseModel):
         """Longest SFT sequence: the configured one, else what a GRPO prompt plus answer may take."""
         return self.sft.max_length or self.grpo.max_prompt_length + self.grpo.max_response_length
 
-    def for_iteration(self, iteration: int, base_dir: Path | None = None) -> TrainSettings:
-        """The settings one loop iteration trains with: the warm start only where it applies, and
-        a relative `sft.dataset` resolved against the config's directory."""
-        update: dict[str, Any] = {}
-        if self.warm_start == "sft" and not self.sft.applies_to(iteration):
-            update["warm_start"] = "none"
+    def with_paths(self, base_dir: Path | None) -> TrainSettings:
+        """A relative `sft.dataset` resolved against the config's directory."""
         dataset = self.sft.dataset
-        if dataset is not None and base_dir is not None and not dataset.expanduser().is_absolute():
-            update["sft"] = self.sft.model_copy(update={"dataset": (Path(base_dir) / dataset).resolve()})
-        return self.model_copy(update=update) if update else self
+        if dataset is None or base_dir is None or dataset.expanduser().is_absolute():
+            return self
+        return self.model_copy(update={"sft": self.sft.model_copy(update={"dataset": (Path(base_dir) / dataset).resolve()})})
+
+    def for_iteration(self, iteration: int, base_dir: Path | None = None) -> TrainSettings:
+        """The settings one loop iteration trains with: the warm start only where it applies
+        (`sft.iterations`), paths resolved against the config's directory."""
+        settings = self.with_paths(base_dir)
+        if settings.warm_start == "sft" and not settings.sft.applies_to(iteration):
+            settings = settings.model_copy(update={"warm_start": "none"})
+        return settings
 
     def runtime_python(self) -> Path:
         """The interpreter that runs this backend: the override, or the default runtime env."""

@@ -87,7 +87,7 @@ def zero_spread_warning(metrics: dict[str, Any]) -> str | None:
     )
 
 
-def _read_jsonl_samples(path: Path) -> Iterator[StepSample]:
+def read_jsonl_samples(path: Path) -> Iterator[StepSample]:
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -146,7 +146,7 @@ async def _prepare_dataset(
     def convert() -> Any:
         with RuntimeTokenCounter(settings.runtime_python(), init_model) as count:
             return write_verl_parquet(
-                _read_jsonl_samples(dataset),
+                read_jsonl_samples(dataset),
                 target,
                 max_prompt_tokens=settings.grpo.max_prompt_length,
                 count_tokens=count,
@@ -262,6 +262,7 @@ async def run_training(
     if result_file.is_file() and (model_dir / "config.json").is_file():
         stored = json.loads(result_file.read_text())
         say(f"[train] {work_dir} already trained; using {model_dir}")
+        release_stage_files(work_dir, settings, say)  # in case the run stopped right after recording
         return TrainResult(model_dir=model_dir, metrics=stored["metrics"], log_path=log_path)
 
     started = time.perf_counter()
@@ -314,16 +315,9 @@ async def run_training(
     }
     metrics["warnings"] = [w for w in (zero_spread_warning(metrics),) if w]
     _atomic_write_json(result_file, {"model_dir": str(model_dir), "metrics": metrics})
-    say(
-        f"[train] done in {elapsed_text(metrics['wall_s'])}: {metrics['steps']} GRPO steps, reward_mean "
-        f"{_num(metrics['reward_mean'])}, reward spread {_num(metrics['reward_spread'])}, grad_norm "
-        f"{_num(metrics['grad_norm'])}, step time {_num(metrics['step_time_s'], 1)} s -> {model_dir}"
-    )
+    say(f"[train] done in {elapsed_text(metrics['wall_s'])}: {metrics['steps']} GRPO step(s) -> {model_dir}")
     for warning in metrics["warnings"]:
         console_sink(console, style="bold red")(f"[train] {warning}")
     release_stage_files(work_dir, settings, say)
     return TrainResult(model_dir=model_dir, metrics=metrics, log_path=log_path)
 
-
-def _num(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"

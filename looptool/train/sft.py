@@ -24,7 +24,6 @@ from typing import Any
 
 import anyio
 
-from looptool.samples import StepSample
 from looptool.train.config import TrainSettings
 from looptool.train.metrics import MetricsCollector
 from looptool.train.preflight import PreflightError
@@ -48,20 +47,12 @@ class SFTResult:
     metrics: dict[str, Any]
 
 
-def _samples(path: Path):  # noqa: ANN202 - a generator of StepSamples
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield StepSample.model_validate_json(line)
-                except ValueError as exc:
-                    raise ValueError(f"{path}:{number}: not a valid StepSample: {exc}") from exc
-
-
 def build_sft_dataset(settings: TrainSettings, source: Path, init_model: Path, target: Path) -> SFTDataReport:
     """Render, measure and write the SFT parquet (blocking: runs the tokenizer worker)."""
+    from looptool.train.runner import read_jsonl_samples
+
     skipped: list[str] = []
-    examples = (examples_from_samples(_samples(source), skipped) if source.suffix == ".jsonl"
+    examples = (examples_from_samples(read_jsonl_samples(source), skipped) if source.suffix == ".jsonl"
                 else examples_from_parquet(source, skipped))
     with RuntimeTokenCounter(settings.runtime_python(), init_model) as count:
         return write_sft_parquet(

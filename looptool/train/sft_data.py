@@ -21,7 +21,6 @@ sample are cut before the answer can end.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -217,11 +216,3 @@ def write_sft_parquet(
     report.no_target = list(skipped)
     return report
 
-
-def read_sft_examples(path: Path) -> list[dict[str, Any]]:
-    """The rows of an SFT parquet (tests and inspection)."""
-    return pq.read_table(path).to_pylist()
-
-
-def dumps_report(report: SFTDataReport) -> str:
-    return json.dumps(report.as_dict(), indent=2)

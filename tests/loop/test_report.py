@@ -90,8 +90,9 @@ def test_zero_spread_warning_reaches_the_report(tmp_path, recorded):
 
 
 def test_plot_legends_cover_no_bar_and_a_zero_line_stays_above_the_axis():
-    rows = [{"iteration": j, "accuracy": 0.5, "reward_mean": 0.0, "reward_spread": 0.0, "D_SEED_NEW": 6 - 2 * j,
-             "D_ES": j, "D_EE": 2 * j, "D_HPPL": 1} for j in (1, 2, 3)]
+    # Equal full-size datasets: the bars fill the panel, so any legend inside it covers one.
+    rows = [{"iteration": j, "accuracy": 0.5, "reward_mean": 0.0, "reward_spread": 0.0, "D_SEED_NEW": 16 - 5 * j,
+             "D_ES": j, "D_EE": 3 * j, "D_HPPL": j} for j in (1, 2, 3)]
     figure = report.build_figure(rows)
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()
