@@ -142,8 +142,9 @@ class Waiting:
     seconds, and one at the end with the total time.
     """
 
-    def __init__(self, what: str, every_s: float = 15.0, out: Console | None = None) -> None:
+    def __init__(self, what: str, every_s: float = 15.0, out: Console | None = None, detail: str | None = None) -> None:
         self.what = what
+        self.detail = detail
         self.every_s = every_s
         self.out = out or console
         self.started = time.monotonic()
@@ -167,7 +168,7 @@ class Waiting:
                 return
             except LiveError:  # another live display (a progress bar) owns the terminal
                 self._status = None
-        self.out.print(f"{self.what} ...", markup=False)
+        self.out.print(f"{self.what} ({self.detail}) ..." if self.detail else f"{self.what} ...", markup=False)
 
     def stop(self, ok: bool = True) -> None:
         if self._status is not None:
@@ -178,12 +179,14 @@ class Waiting:
 
 
 @contextlib.asynccontextmanager
-async def waiting(what: str, every_s: float = 15.0, out: Console | None = None) -> AsyncIterator[Waiting]:
-    """`async with waiting("starting vLLM for smollm2"):` around anything that takes a while.
+async def waiting(what: str, every_s: float = 15.0, out: Console | None = None,
+                  detail: str | None = None) -> AsyncIterator[Waiting]:
+    """`async with waiting("vLLM server 'x': starting", detail="log ..."):` around anything slow.
 
-    The body's own exception comes out as itself, not wrapped in the ticker's task group.
+    `detail` is shown on the first line only. The body's own exception comes out as itself, not
+    wrapped in the ticker's task group.
     """
-    wait = Waiting(what, every_s, out)
+    wait = Waiting(what, every_s, out, detail)
     wait.start()
     ok = False
 

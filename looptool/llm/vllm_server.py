@@ -224,7 +224,8 @@ class VLLMServer:
             with anyio.move_on_after(spec.startup_timeout_s) as scope:
                 from looptool.ui import waiting
 
-                async with waiting(f"vLLM server {spec.served_model_name!r}: starting (pid {self.pid}, log {self.log_path})"):
+                async with waiting(f"vLLM server {spec.served_model_name!r}: starting",
+                                   detail=f"pid {self.pid}, log {self.log_path}"):
                     await self._wait_ready()
             if scope.cancelled_caught:
                 raise VLLMServerError(

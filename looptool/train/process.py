@@ -133,16 +133,20 @@ async def stream_process(
     started = last_output = time.monotonic()
 
     async def watch_silence() -> None:
+        # Notices after notice_after_s of silence, then after 2x, 4x, ... that long: a long step
+        # is reported as alive without a line every half minute.
         assert notice is not None
-        last_notice = started
+        quiet_since, wait = last_output, notice_after_s
         while True:
             await anyio.sleep(min(notice_after_s, 5.0))
             now = time.monotonic()
-            if now - last_output >= notice_after_s and now - last_notice >= notice_after_s:
-                last_notice = now
+            if last_output != quiet_since:
+                quiet_since, wait = last_output, notice_after_s
+            if now - quiet_since >= wait:
+                wait *= 2
                 notice(
                     f"[train] {what}: still working, {elapsed_text(now - started)} elapsed "
-                    f"(no output for {elapsed_text(now - last_output)})"
+                    f"(no output for {elapsed_text(now - quiet_since)})"
                 )
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
