@@ -14,6 +14,8 @@ from pathlib import Path
 
 import anyio
 
+from rich.markup import escape
+
 from looptool.errors import ConfigError, LoopToolError
 from looptool.ui import console
 
@@ -202,6 +204,14 @@ def _single(error: BaseException) -> BaseException:
     return error
 
 
+def _is_engine_error(error: BaseException) -> bool:
+    """Runtime errors the engine raises on purpose with a complete message (no traceback needed)."""
+    from looptool.llm.vllm_server import VLLMServerError
+    from looptool.models import ModelBuildError, RuntimeMissingError
+
+    return isinstance(error, (VLLMServerError, ModelBuildError, RuntimeMissingError))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -215,10 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except ConfigError as error:
-        console.print(f"[red]config error[/red] {error}")
+        console.print(f"[red]config error[/red] {escape(str(error))}")
         return 2
     except LoopToolError as error:
-        console.print(f"[red]error[/red] {error}")
+        console.print(f"[red]error[/red] {escape(str(error))}")
+        return 1
+    except RuntimeError as error:
+        if not _is_engine_error(error):
+            raise
+        console.print(f"[red]error[/red] {escape(str(error))}")
         return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished work is on disk; rerun the same command to resume")

@@ -138,8 +138,8 @@ class ProgressReporter:
 class Waiting:
     """A long wait that says what is happening and for how long.
 
-    Terminal: a spinner with the elapsed time. Logs: a line at the start, one every `every_s`
-    seconds, and one at the end with the total time.
+    Terminal: a spinner with the elapsed time. Logs: a line at the start, then after `every_s`
+    seconds and every doubling of the elapsed time since, and one at the end with the total.
     """
 
     def __init__(self, what: str, every_s: float = 15.0, out: Console | None = None, detail: str | None = None) -> None:
@@ -191,9 +191,12 @@ async def waiting(what: str, every_s: float = 15.0, out: Console | None = None,
     ok = False
 
     async def ticker() -> None:
-        while True:
-            await anyio.sleep(1.0 if wait._status is not None else every_s)
+        pause = every_s
+        while True:  # a spinner updates every second; log lines after 15 s, 30 s, 1 min, 2 min, ...
+            await anyio.sleep(1.0 if wait._status is not None else pause)
             wait.tick()
+            if wait._status is None:
+                pause = wait.elapsed()
 
     try:
         async with anyio.create_task_group() as group:

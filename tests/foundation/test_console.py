@@ -89,15 +89,17 @@ def test_waiting_says_what_and_how_long_and_passes_errors_through():
     out = Console(file=io.StringIO(), width=100, record=True)
 
     async def wait_then_fail() -> None:
-        async with ui.waiting("vLLM server 'policy': starting", every_s=0.2, out=out):
-            await anyio.sleep(0.5)
+        async with ui.waiting("vLLM server 'policy': starting", every_s=0.2, out=out, detail="log x.log"):
+            await anyio.sleep(1.3)
             raise ValueError("engine died")
 
     with pytest.raises(ValueError, match="engine died"):
         anyio.run(wait_then_fail)
     lines = out.export_text().splitlines()
-    assert lines[0] == "vLLM server 'policy': starting ..."
-    assert any(line.startswith("vLLM server 'policy': starting: ") and "elapsed" in line for line in lines[1:-1])
+    assert lines[0] == "vLLM server 'policy': starting (log x.log) ..."
+    ticks = lines[1:-1]
+    assert ticks and all(line.startswith("vLLM server 'policy': starting: ") and "elapsed" in line for line in ticks)
+    assert len(ticks) <= 3  # after 0.2 s, 0.4 s, 0.8 s: the interval doubles, not one line per 0.2 s
     assert lines[-1].startswith("vLLM server 'policy': starting: failed after ")
 
 
@@ -160,3 +162,17 @@ def test_run_help_lists_the_presets(capsys):
     for name in ("quickstart", "dryrun"):
         line = next(line for line in out.splitlines() if line.strip().startswith(name))
         assert len(line.split(None, 1)) == 2  # the name and what it does
+
+
+def test_a_server_that_never_starts_is_one_error_line_not_a_traceback(monkeypatch, recorded):
+    from looptool.llm.vllm_server import VLLMServerError
+
+    def fail(args):
+        raise VLLMServerError("vLLM server 'smollm2' (pid 1) was not ready within 600 s; log [x]/vllm.log")
+
+    help_text, add_args, _ = cli.COMMANDS["status"]
+    monkeypatch.setitem(cli.COMMANDS, "status", (help_text, add_args, fail))
+    assert main(["status"]) == 1
+    text = recorded.export_text()
+    assert text.startswith("error vLLM server 'smollm2' (pid 1) was not ready within 600 s; log [x]/vllm.log")
+    assert "Traceback" not in text
