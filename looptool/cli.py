@@ -235,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         console.print(f"[red]error[/red] {escape(str(error))}")
         return 1
+    except OSError as error:  # the file system refused (disk full, read-only, permissions)
+        where = f"{error.filename}: " if error.filename else ""
+        console.print(f"[red]error[/red] {escape(where + (error.strerror or str(error)))}")
+        return 1
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/yellow]: finished work is on disk; rerun the same command to resume")
         return 130

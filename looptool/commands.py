@@ -7,16 +7,34 @@ import argparse
 from looptool.cli import _config_arg, command, load, run_async
 
 
+def _resume_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-partial", action="store_true",
+        help="go on past a stage whose units did not all finish (the manifest marks it partial); default: stop, rerun retries them",
+    )
+    parser.add_argument(
+        "--allow-config-change", action="store_true",
+        help="resume although the config changed for stages already run (the change is recorded in the manifest)",
+    )
+
+
+def _policy(args: argparse.Namespace):  # noqa: ANN202
+    from looptool.store import ResumePolicy
+
+    return ResumePolicy(allow_partial=args.allow_partial, allow_config_change=args.allow_config_change)
+
+
 def _synth_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("through", choices=["apis", "pool", "dialogs", "verify", "samples"], help="run seed construction up to and including this stage")
     _config_arg(parser)
+    _resume_args(parser)
 
 
 def _synth_run(args: argparse.Namespace) -> int:
     from looptool.synth.seed import build_seed
 
     loaded = load(args.config)
-    run_async(build_seed, loaded, args.through)
+    run_async(build_seed, loaded, args.through, _policy(args))
     return 0
 
 
@@ -25,13 +43,14 @@ command("synth", "seed construction: API synthesis, tool pool, dialogs, verifica
 
 def _run_args(parser: argparse.ArgumentParser) -> None:
     _config_arg(parser)
+    _resume_args(parser)
 
 
 def _run_run(args: argparse.Namespace) -> int:
     from looptool.pipeline import run_all
 
     loaded = load(args.config)
-    run_async(run_all, loaded)
+    run_async(lambda: run_all(loaded, policy=_policy(args)))
     return 0
 
 

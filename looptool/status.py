@@ -49,13 +49,32 @@ def resolve_run_dir(target: str | None) -> Path:
     return load(target).run_dir
 
 
+def _missing(info: dict) -> str:
+    """Failed count and cause of a stage whose units did not all finish."""
+    parts = [f"failed={info.get('failed', 0)}"]
+    if info.get("not_started"):
+        parts.append(f"not_started={info['not_started']}")
+    cause = info.get("cause")
+    return ", ".join(parts) + (f" ({cause})" if cause else "")
+
+
 def status_table(run_dir: Path, manifest: dict[str, Any]) -> Table:
-    table = Table(title=f"run {escape(str(run_dir))}", header_style="bold")
+    table = Table(title=escape(f"run {run_dir}"), header_style="bold")
     table.add_column("stage", no_wrap=True)
     table.add_column("finished", no_wrap=True)
     table.add_column("counts", overflow="fold")
-    for key, info in sorted(manifest.get("stages", {}).items(), key=lambda item: stage_order(item[0])):
-        table.add_row(escape(key), finished_text(str(info.get("finished_at", ""))), escape(counts_text(info.get("counts") or {})))
+    rows = [(key, info, False) for key, info in manifest.get("stages", {}).items()]
+    rows += [(key, info, True) for key, info in manifest.get("incomplete", {}).items()]
+    for key, info, incomplete in sorted(rows, key=lambda row: stage_order(row[0])):
+        text = counts_text(info.get("counts") or {})
+        if incomplete:
+            table.add_row(escape(key), "[red]incomplete[/red]", escape(_missing(info) + (f"; {text}" if text else "")))
+            continue
+        when = escape(finished_text(str(info.get("finished_at", ""))))
+        if info.get("partial"):
+            when += " [yellow](partial)[/yellow]"
+            text = _missing(info["partial"]) + (f"; {text}" if text else "")
+        table.add_row(escape(key), when, escape(text))
     return table
 
 

@@ -90,7 +90,7 @@ class ProgressReporter:
                 transient=False,
             )
             self._live.start()
-            self._task = self._live.add_task(self.label, total=self.total, completed=self.done, rate="")
+            self._task = self._live.add_task(escape(self.label), total=self.total, completed=self.done, rate="")
         else:
             console.print(f"{self.label}: starting ({self.done} already done{'' if self.total is None else f' of {self.total}'})", markup=False)
         return self
@@ -215,7 +215,7 @@ async def waiting(what: str, every_s: float = 15.0, out: Console | None = None,
 
 
 def summary_table(title: str, rows: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold")
+    table = Table(title=escape(title), show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in rows.items():
@@ -239,7 +239,7 @@ def client_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_stats_table(title: str, report: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=True, header_style="bold", box=COMPACT_BOX, caption=CLIENT_CAPTION,
+    table = Table(title=escape(title), show_header=True, header_style="bold", box=COMPACT_BOX, caption=CLIENT_CAPTION,
                   show_edge=False, collapse_padding=True)
     table.add_column("role")
     for _, label in CLIENT_COLUMNS:

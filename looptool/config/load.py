@@ -55,17 +55,32 @@ def validation_error(source: str, exc: ValidationError, prefix: tuple[Any, ...] 
     return ConfigError(source, key, reason)
 
 
+MAX_CONFIG_BYTES = 4 << 20  # a run config, role card or prompt is a few KB
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     source = str(path)
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(source, None, "file not found") from None
     except IsADirectoryError:
         raise ConfigError(source, None, "is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(source, None, f"cannot be read ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(source, None, f"larger than {MAX_CONFIG_BYTES >> 20} MB: not a config file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(source, None, "invalid TOML: values nested too deeply") from None
 
 
 def parse_model(model: type[BaseModel], data: dict[str, Any], source: str, prefix: tuple[Any, ...] = ()) -> Any:
@@ -136,7 +151,12 @@ def load_role_card(role: str, card_ref: str | None, source: str, base_dir: Path)
                 raise ConfigError(card_source, f"{key}.schema_name", f"unknown schema {task.schema_name!r}; known: {', '.join(schema_names())}")
         if task.output == "choice" and not task.choices:
             raise ConfigError(card_source, f"{key}.choices", "output 'choice' needs a non-empty choices list")
-        templates[task_name] = PromptTemplate.load(prompt_path)
+        try:
+            templates[task_name] = PromptTemplate.load(prompt_path)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(str(prompt_path), None, f"not UTF-8 text (offset {exc.start})") from None
+        except OSError as exc:
+            raise ConfigError(str(prompt_path), None, f"cannot be read ({exc.strerror or exc})") from None
     return card, templates
 
 
@@ -146,6 +166,8 @@ def validate_references(config: RunConfig, source: str) -> None:
             raise ConfigError(source, f"endpoints.{name}.base_url", "required unless launch is 'vllm' or 'sim'")
         if endpoint.launch == "vllm" and endpoint.vllm is None:
             raise ConfigError(source, f"endpoints.{name}.vllm", "launch = 'vllm' needs a [endpoints.%s.vllm] table" % name)
+        if endpoint.api_key_env is not None and not endpoint.api_key_env.strip():
+            raise ConfigError(source, f"endpoints.{name}.api_key_env", "is empty: name an environment variable, or leave the key out")
         if endpoint.api_key_env and endpoint.api_key_env not in os.environ:
             raise ConfigError(
                 source, f"endpoints.{name}.api_key_env", f"environment variable {endpoint.api_key_env} is not set"
@@ -161,9 +183,54 @@ def validate_references(config: RunConfig, source: str) -> None:
                 raise ConfigError(source, f"roles.{role}.endpoints", f"unknown endpoint {endpoint!r}; defined: {known}")
 
 
+def validate_inputs(config: RunConfig, source: str, base_dir: Path) -> None:
+    """What the config points at, checked before any request: the run directory, the initial
+    model, tree domains, tool files to import, the BFCL runtime."""
+    from looptool.paths import runtime_python
+
+    def resolve(value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base_dir / path).resolve()
+
+    run_dir = resolve(config.run.dir)
+    for parent in (run_dir, *run_dir.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(source, "run.dir", f"{parent} exists and is not a directory")
+            break
+    if config.policy.init_model not in ("smollm2", "tiny"):
+        model = resolve(config.policy.init_model)
+        if not model.is_dir():
+            raise ConfigError(
+                source, "policy.init_model", f"{model} is not a directory (expected a Hugging Face model directory, or 'smollm2' / 'tiny')"
+            )
+    if config.synth.domains:
+        trees = data_dir("trees")
+        available = sorted(p.stem for p in trees.glob("*.json") if not p.name.startswith("_"))
+        unknown = [d for d in config.synth.domains if d not in available]
+        if unknown:
+            raise ConfigError(source, "synth.domains", f"no tree for {', '.join(map(repr, unknown))} in {trees} (available: {', '.join(available)})")
+    pool = config.synth.pool
+    if pool.import_files:
+        from looptool.synth.pool import check_import_files
+
+        problems = check_import_files(pool.import_files, base_dir)
+        if pool.skip_invalid_imports:  # bad specs are skipped then; files must still be readable
+            problems = [(i, p) for i, p in problems if " does not exist" in p or " is not a file" in p or "UTF-8" in p or "JSON" in p]
+        if problems:
+            position, problem = problems[0]
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise ConfigError(source, f"synth.pool.import_files[{position}]", problem + more)
+    if pool.import_bfcl != "none" and not runtime_python("bfcl").exists():
+        raise ConfigError(
+            source, "synth.pool.import_bfcl", f"needs the bfcl runtime ({runtime_python('bfcl')} is missing): run scripts/setup_bfcl.sh"
+        )
+
+
 def load_config_data(data: dict[str, Any], source: str, base_dir: Path) -> LoadedConfig:
     config = parse_model(RunConfig, data, source)
     validate_references(config, source)
+    validate_inputs(config, source, base_dir)
     loaded = LoadedConfig(config=config, source=source, base_dir=base_dir, raw=data)
     for role, role_config in config.roles.items():
         card, templates = load_role_card(role, role_config.card, source, base_dir)

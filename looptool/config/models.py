@@ -65,6 +65,8 @@ class EndpointConfig(Strict):
             return None
         from urllib.parse import urlsplit
 
+        if any(char.isspace() for char in value):
+            raise ValueError(f"{value!r} contains whitespace; a URL has none")
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1")
@@ -80,13 +82,22 @@ class RetryConfig(Strict):
     backoff_initial_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(20.0, ge=0)
     retry_after_max_s: float = Field(60.0, ge=0)
-    endpoint_down_cooldown_s: float = Field(5.0, ge=0)
+    endpoint_down_cooldown_s: float = Field(5.0, ge=0, description="pause before calling an endpoint that refused connections again (doubles while it stays down)")
+    unreachable_grace_s: float = Field(
+        15.0, ge=0, description="when every endpoint of a role has refused connections this long, the stage stops early with that cause"
+    )
 
 
 class ClientConfig(Strict):
     cache: bool = True
     cache_sampled: bool = False
     retry: RetryConfig = Field(default_factory=RetryConfig)
+    invalid_answer_retries: int = Field(
+        3, ge=0, le=20, description="times an answer that does not parse or validate is asked again before its unit fails"
+    )
+    reask_temperature: float = Field(
+        0.7, ge=0, le=2, description="temperature of a re-ask when the task is greedy (a greedy model repeats itself); 0 keeps it greedy"
+    )
 
 
 class RoleConfig(Strict):

@@ -2,9 +2,10 @@
 
 The stage writes into `<run>/iter_XX/eval_bfcl/` and is recorded in the run manifest with its
 headline numbers, so a finished evaluation is never repeated and `bfcl_curve` can draw the
-per-iteration curve from the manifest alone. Items an endpoint gave up on count as wrong (as
-BFCL counts inference errors); their number is recorded, and deleting the stage from the
-manifest (`RunStore.forget`) makes a rerun retry exactly those items.
+per-iteration curve from the manifest alone. Items an endpoint gave up on (transient failures)
+leave the stage incomplete, like any stage (looptool.units.StageRun): a rerun retries exactly
+those items; with `--allow-partial` they count as wrong (as BFCL counts inference errors) and the
+stage is marked partial.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from looptool.eval.bfcl import BfclEvalSettings, evaluate_bfcl, headline_scores
 from looptool.llm.client import LLMClient
 from looptool.store.run import RunStore, iteration_key
+from looptool.units import StageRun
 
 STAGE = "eval_bfcl"
 _KEY = re.compile(r"^iter_(\d+)/" + STAGE + "$")
@@ -38,19 +40,19 @@ async def run_bfcl_stage(
         # Each iteration's checkpoint is served under the same model name; without a salt the
         # request cache would hand iteration j the answers of iteration j-1.
         settings = settings.model_copy(update={"cache_salt": f"iteration-{iteration}"})
-    report = await evaluate_bfcl(
-        client, role, store.stage_dir(key), settings, title=f"BFCL after iteration {iteration}",
-    )
-    summary = report.summary
-    unscored = sum(row["total"] - row["scored"] for row in summary["categories"].values())
-    store.mark_finished(
-        key,
-        headline=report.headline,
-        items=summary["run"]["items"],
-        unscored=unscored,
-        format=summary["run"]["format"],
-        outputs=["scores.json", "scores.md", "results.jsonl"],
-    )
+    with StageRun(store, key) as stage:  # items an endpoint gave up on leave the stage incomplete
+        report = await evaluate_bfcl(
+            client, role, store.stage_dir(key), settings, title=f"BFCL after iteration {iteration}",
+        )
+        summary = report.summary
+        unscored = sum(row["total"] - row["scored"] for row in summary["categories"].values())
+        stage.finish(
+            headline=report.headline,
+            items=summary["run"]["items"],
+            unscored=unscored,
+            format=summary["run"]["format"],
+            outputs=["scores.json", "scores.md", "results.jsonl"],
+        )
     return report.headline
 
 

@@ -20,7 +20,7 @@ from tenacity.wait import wait_random_exponential
 import anyio
 
 from looptool.config.models import ClientConfig, EndpointConfig
-from looptool.errors import LLMError, NoEndpointAvailable, RetriesExhausted, TransientLLMError
+from looptool.errors import EndpointsUnreachable, LLMError, NoEndpointAvailable, RetriesExhausted, TransientLLMError
 from looptool.llm.cache import RequestCache, request_key
 from looptool.llm.endpoint import Endpoint
 from looptool.llm.stats import ClientStats
@@ -135,16 +135,37 @@ class LLMClient:
         if isinstance(error, TransientLLMError):
             if error.retry_after is not None:
                 return min(error.retry_after, retry.retry_after_max_s)
-            if error.connection_failed and self._another_endpoint_up(error.endpoint, state):
-                return 0.0
+            if error.connection_failed:
+                return 0.0  # the next attempt fails over, or waits out the endpoint's cool-down
         return self._jitter(state)
 
-    def _another_endpoint_up(self, failed: str | None, state: RetryCallState) -> bool:
-        role = state.kwargs.get("role")
-        if role is None:
-            return False
-        now = time.monotonic()
-        return any(e.name != failed and e.is_up(now) for e in self.role_endpoints(role))
+    def _check_reachable(self, role: str, now: float) -> None:
+        """Stop the stage, not just this call, once every endpoint of the role has refused
+        connections for the whole grace period: every other unit would fail the same way."""
+        grace = self.config.retry.unreachable_grace_s
+        endpoints = self.role_endpoints(role)
+        refusing = [e.refusing_for(now) for e in endpoints]
+        if all(r is not None and r >= grace for r in refusing):
+            where = "; ".join(f"connection refused at {e.base_url}" for e in endpoints)
+            raise EndpointsUnreachable(
+                f"role {role!r}: every endpoint refuses connections ({where}) for {min(r for r in refusing if r is not None):.0f} s",
+                endpoint=endpoints[0].name,
+            )
+
+    async def _wait_for_cooldown(self, role: str, endpoint: Endpoint) -> Endpoint:
+        """Every endpoint of the role is cooling down: wait until the first comes back instead of
+        hammering a server that refuses connections, but no longer than the grace period, after
+        which `_check_reachable` stops the stage."""
+        grace = self.config.retry.unreachable_grace_s
+        while True:
+            now = time.monotonic()
+            if endpoint.is_up(now):
+                return endpoint
+            self._check_reachable(role, now)
+            since = [e.refusing_since for e in self.role_endpoints(role) if e.refusing_since is not None]
+            grace_ends = max(since) + grace if since else endpoint.down_until
+            await anyio.sleep(max(0.0, min(endpoint.down_until, grace_ends) - now) + 1e-3)
+            endpoint = self.choose(role)
 
     async def _call(self, role: str, kind: str, request: ChatRequest | CompletionRequest) -> LLMResult:
         role_stats = self.stats.role(role)
@@ -209,6 +230,8 @@ class LLMClient:
 
     async def _attempt(self, *, role: str, kind: str, request: Any) -> LLMResult:
         endpoint = self.choose(role)
+        if not endpoint.is_up(time.monotonic()):
+            endpoint = await self._wait_for_cooldown(role, endpoint)
         stats = self.stats.endpoint(endpoint.name)
         payload = self._payload(kind, request, endpoint)
         path = "/chat/completions" if kind == "chat" else "/completions"
@@ -223,6 +246,7 @@ class LLMClient:
             stats.failed += 1
             if error.connection_failed:
                 endpoint.mark_down(self.config.retry.endpoint_down_cooldown_s)
+                self._check_reachable(role, time.monotonic())
             raise
         except LLMError:
             stats.failed += 1

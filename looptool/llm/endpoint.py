@@ -83,6 +83,7 @@ class Endpoint:
         self.in_flight = 0  # queued + running, used for least-loaded choice
         self.down_until = 0.0
         self.consecutive_connect_failures = 0
+        self.refusing_since: float | None = None  # start of the current run of refused connections
 
     @property
     def load(self) -> float:
@@ -92,14 +93,27 @@ class Endpoint:
         return self.down_until <= now
 
     def mark_down(self, cooldown_s: float) -> None:
-        """Back off from an endpoint that refused connections; cooldown doubles while it stays down."""
+        """Back off from an endpoint that refused connections; cooldown doubles while it stays down.
+
+        Refusals of requests already in flight when the endpoint went down are one outage, not
+        several: only a refusal while the endpoint counted as up lengthens the cool-down."""
+        now = time.monotonic()
+        if self.refusing_since is None:
+            self.refusing_since = now
+        if now < self.down_until:
+            return
         self.consecutive_connect_failures += 1
         factor = 2 ** min(self.consecutive_connect_failures - 1, 5)
-        self.down_until = time.monotonic() + cooldown_s * factor
+        self.down_until = now + cooldown_s * factor
 
     def mark_up(self) -> None:
         self.consecutive_connect_failures = 0
         self.down_until = 0.0
+        self.refusing_since = None
+
+    def refusing_for(self, now: float) -> float | None:
+        """Seconds this endpoint has refused every connection, or None if it answered since."""
+        return None if self.refusing_since is None else now - self.refusing_since
 
     async def post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """One attempt. Raises TransientLLMError (retry) or RequestRejected (do not)."""
@@ -109,31 +123,31 @@ class Endpoint:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if _refused(exc):
                 raise TransientLLMError(
-                    f"{self.name}: connection failed ({exc})", endpoint=self.name, connection_failed=True
+                    f"{self.name}: connection refused at {self.base_url} ({exc})", endpoint=self.name, connection_failed=True, kind="connection_refused"
                 ) from exc
-            raise TransientLLMError(f"{self.name}: connection dropped ({exc})", endpoint=self.name) from exc
+            raise TransientLLMError(f"{self.name}: connection dropped by {self.base_url} ({exc})", endpoint=self.name, kind="connection_dropped") from exc
         except httpx.TimeoutException as exc:
-            raise TransientLLMError(f"{self.name}: timed out ({type(exc).__name__})", endpoint=self.name) from exc
+            raise TransientLLMError(f"{self.name}: timed out at {self.base_url} ({type(exc).__name__})", endpoint=self.name, kind="timeout") from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise TransientLLMError(f"{self.name}: connection dropped ({exc})", endpoint=self.name) from exc
+            raise TransientLLMError(f"{self.name}: connection dropped by {self.base_url} ({exc})", endpoint=self.name, kind="connection_dropped") from exc
         except httpx.TransportError as exc:
-            raise TransientLLMError(f"{self.name}: transport error ({exc})", endpoint=self.name) from exc
+            raise TransientLLMError(f"{self.name}: transport error at {self.base_url} ({exc})", endpoint=self.name, kind="transport_error") from exc
         status = response.status_code
         if status == 429 or status >= 500:
             raise TransientLLMError(
-                f"{self.name}: HTTP {status}: {response.text[:200]}",
+                f"{self.name}: HTTP {status} from {self.base_url}: {response.text[:200]}",
                 endpoint=self.name,
                 status=status,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         if status >= 400:
-            raise RequestRejected(f"{self.name}: HTTP {status}: {response.text[:500]}", endpoint=self.name, status=status)
+            raise RequestRejected(f"{self.name}: HTTP {status} from {self.base_url}: {response.text[:500]}", endpoint=self.name, status=status)
         try:
             body = response.json()
-        except ValueError as exc:
-            raise TransientLLMError(f"{self.name}: response body is not valid JSON", endpoint=self.name) from exc
+        except (ValueError, RecursionError) as exc:
+            raise TransientLLMError(f"{self.name}: response body from {self.base_url} is not valid JSON", endpoint=self.name, kind="invalid_body") from exc
         if not isinstance(body, dict):
-            raise TransientLLMError(f"{self.name}: response body is not a JSON object", endpoint=self.name)
+            raise TransientLLMError(f"{self.name}: response body from {self.base_url} is not a JSON object", endpoint=self.name, kind="invalid_body")
         return body
 
     async def aclose(self) -> None:

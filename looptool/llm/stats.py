@@ -60,7 +60,7 @@ class LatencyHistogram:
         return LatencyHistogram(counts=list(self.counts), total=self.total, sum_s=self.sum_s)
 
 
-_COUNTERS = ("requests", "succeeded", "failed", "retries", "cache_hits", "prompt_tokens", "completion_tokens")
+_COUNTERS = ("requests", "succeeded", "failed", "retries", "cache_hits", "prompt_tokens", "completion_tokens", "invalid_answer_retries")
 
 
 @dataclass
@@ -72,6 +72,7 @@ class EndpointStats:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    invalid_answer_retries: int = 0  # answers that did not parse/validate and were asked again
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
     def copy(self) -> "EndpointStats":
@@ -125,7 +126,7 @@ class StatsWindow:
             out = {}
             for key, value in current.items():
                 diff = value.minus(base.get(key, EndpointStats()))
-                if diff.requests or diff.succeeded or diff.failed:
+                if diff.requests or diff.succeeded or diff.failed or diff.invalid_answer_retries:
                     out[key] = summarize(diff, elapsed)
             return out
 
@@ -154,6 +155,7 @@ def summarize(stats: EndpointStats, elapsed_s: float) -> dict[str, Any]:
         "failed": stats.failed,
         "retries": stats.retries,
         "cache_hits": stats.cache_hits,
+        "invalid_answer_retries": stats.invalid_answer_retries,
         "prompt_tokens": stats.prompt_tokens,
         "completion_tokens": stats.completion_tokens,
         "latency_ms_p50": ms(stats.latency.percentile(0.50)),

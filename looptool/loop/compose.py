@@ -7,6 +7,17 @@ D_HPPL mastered samples with high perplexity (and BOTH_CORRECT ones above the sa
 D_seed-new  seed samples never trained on; their share follows the schedule (paper Table 3:
        100 %, 30.8 %, 15.4 %, 7.7 %), and they fill whatever the other parts leave empty.
 When the other parts exceed their budget, each is cut in proportion (deterministically).
+
+The Table 4 ablations change exactly one part (loop.config.AblationSettings):
+  w/o High-PPL           D_HPPL -> as many random mastered samples (selection "random_mastered")
+  w/o JGLV               no judge ran: every mismatch is a PRED_WRONG error seed, no label changes
+  Remove EDDE            D_EE -> nothing
+  HighPPL-Replace        D_EE -> k x |D_ES| extra mastered samples, the next ones by perplexity
+                         (bucket HPPL, selection "high_ppl_replace")
+  Error-Seed Repetition  D_EE -> every error seed repeated k times (bucket ES, ids "<id>~rep<n>",
+                         selection "error_seed_repetition"); no near-duplicate filter touches them
+"The scale D_EE would have had" is k x |D_ES|, EDDE's nominal output: the ablation runs do not
+ask the generator, so the verified count is not known (docs/loop.md).
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import random
 from collections import Counter
 from typing import Any
 
+from looptool.errors import StageError
 from looptool.loop.config import AblationSettings, ComposeSettings
 from looptool.samples import StepSample
 
@@ -49,20 +61,47 @@ def error_seeds(current: list[StepSample], probes: dict[str, dict], verdicts: di
     return seeds
 
 
-def high_ppl(current: list[StepSample], probes: dict[str, dict], verdicts: dict[str, dict], hppl_ids: set[str], cutoff: float | None,
-             ablations: AblationSettings, rng: random.Random) -> list[StepSample]:
-    if ablations.no_high_ppl:
-        return []
+def mastered_by_perplexity(current: list[StepSample], probes: dict[str, dict]) -> list[StepSample]:
+    """Samples the policy got right, highest perplexity first (ties by id); no perplexity last."""
+    mastered = [s for s in current if probes.get(s.id, {}).get("matched")]
+    return sorted(mastered, key=lambda s: (probes[s.id].get("ppl") is None, -(probes[s.id].get("ppl") or 0.0), s.id))
+
+
+def high_ppl(current: list[StepSample], probes: dict[str, dict], verdicts: dict[str, dict], hppl_ids: set[str], cutoff: float | None) -> list[StepSample]:
+    """D_HPPL by the paper's rule: the probe's high-perplexity mastered samples, and BOTH_CORRECT
+    ones at or above the same cutoff."""
     chosen = [s for s in current if s.id in hppl_ids]
     if cutoff is not None:
         chosen += [
             s for s in current
-            if verdicts.get(s.id, {}).get("verdict") == "BOTH_CORRECT" and (probes[s.id].get("ppl") or 0) >= cutoff
+            if verdicts.get(s.id, {}).get("verdict") == "BOTH_CORRECT" and (probes[s.id].get("ppl") or 0) >= cutoff and s.id not in hppl_ids
         ]
-    if ablations.high_ppl_replace:
-        others = [s for s in current if probes.get(s.id, {}).get("matched") and s.id not in hppl_ids]
-        chosen = rng.sample(others, min(len(chosen), len(others)))
-    return [with_bucket(s, "HPPL") for s in chosen]
+    return chosen
+
+
+def random_mastered(current: list[StepSample], probes: dict[str, dict], count: int, rng: random.Random) -> list[StepSample]:
+    """w/o High-PPL: as many samples the policy got right, drawn at random."""
+    mastered = sorted((s for s in current if probes.get(s.id, {}).get("matched")), key=lambda s: s.id)
+    return sorted(rng.sample(mastered, min(count, len(mastered))), key=lambda s: s.id)
+
+
+def extra_high_ppl(current: list[StepSample], probes: dict[str, dict], taken: set[str], count: int) -> list[StepSample]:
+    """HighPPL-Replace: the next `count` mastered samples by perplexity, after those D_HPPL took."""
+    return [s for s in mastered_by_perplexity(current, probes) if s.id not in taken][:count]
+
+
+def repeated_seeds(seeds: list[StepSample], k: int) -> list[StepSample]:
+    """Error-Seed Repetition: each error seed k more times, under ids of their own."""
+    copies = []
+    for seed in seeds:
+        for number in range(k):
+            provenance = {"parent_id": seed.id, "selection": "error_seed_repetition"}
+            copies.append(with_bucket(seed, "ES", id=f"{seed.id}~rep{number}", provenance=provenance))
+    return copies
+
+
+def nominal_edde_size(seeds: list[StepSample], k: int) -> int:
+    return k * len(seeds)
 
 
 def _cut(items: list[StepSample], keep: int, rng: random.Random) -> list[StepSample]:
@@ -85,18 +124,28 @@ def compose(
     settings: ComposeSettings,
     ablations: AblationSettings,
     rng_seed: int,
+    expand_k: int = 4,
 ) -> tuple[list[StepSample], dict[str, Any]]:
     rng = random.Random(f"{rng_seed}|compose|{next_iteration}")
     current = sorted(current, key=lambda s: s.id)
     expansions = sorted(expansions, key=lambda s: s.id)
     unused_seed = sorted(unused_seed, key=lambda s: s.id)
-    parts = {
-        "ES": error_seeds(current, probes, verdicts, next_iteration - 1),
-        "EE": [] if ablations.no_edde and not ablations.error_seed_repetition else [with_bucket(s, "EE") for s in expansions],
-        "HPPL": high_ppl(current, probes, verdicts, hppl_ids, hppl_cutoff, ablations, rng),
-    }
+    seeds = error_seeds(current, probes, verdicts, next_iteration - 1)
+    paper_hppl = high_ppl(current, probes, verdicts, hppl_ids, hppl_cutoff)
+    if ablations.without_high_ppl:
+        hppl = [with_bucket(s, "HPPL", provenance={"selection": "random_mastered"}) for s in random_mastered(current, probes, len(paper_hppl), rng)]
+    else:
+        hppl = [with_bucket(s, "HPPL") for s in paper_hppl]
+    parts: dict[str, list[StepSample]] = {"ES": list(seeds), "EE": [], "HPPL": hppl}
+    if ablations.edde_runs:
+        parts["EE"] = [with_bucket(s, "EE") for s in expansions]
+    elif ablations.high_ppl_replace:
+        extra = extra_high_ppl(current, probes, {s.id for s in hppl}, nominal_edde_size(seeds, expand_k))
+        parts["HPPL"] += [with_bucket(s, "HPPL", provenance={"selection": "high_ppl_replace"}) for s in extra]
+    elif ablations.error_seed_repetition:
+        parts["ES"] += repeated_seeds(seeds, expand_k)
     share = settings.seed_new_share(next_iteration)
-    seed_new_target = min(len(unused_seed), round(share * target_size))
+    seed_new_target = min(len(unused_seed), settings.seed_new_needed(next_iteration, target_size))
     budget = target_size - seed_new_target
     others = sum(len(v) for v in parts.values())
     if others > budget:
@@ -116,10 +165,40 @@ def compose(
     if duplicates:
         raise ValueError(f"composed dataset repeats ids {duplicates[:5]}")
     size = len(dataset)
-    composition: dict[str, Any] = {"iteration": next_iteration, "target_size": target_size, "size": size, "seed_new_share_target": share}
+    composition: dict[str, Any] = {"iteration": next_iteration, "target_size": target_size, "size": size, "seed_new_share_target": share,
+                                   "ablation": ablations.active}
     for bucket in BUCKETS:
         composition[f"D_{bucket}"] = len(parts[bucket])
         composition[f"share_{bucket}"] = round(len(parts[bucket]) / size, 4) if size else 0.0
-    composition["label_fixes"] = sum(1 for s in parts["ES"] if s.provenance.origin == "label_fix")
+    composition["label_fixes"] = sum(1 for s in parts["ES"] if s.provenance.origin == "label_fix" and s.provenance.selection is None)
     composition["short_by"] = max(0, target_size - size)
     return dataset, composition
+
+
+# -- D_1 ------------------------------------------------------------------------------------------
+def seed_reserve(settings: ComposeSettings, iterations: int, size: int) -> int:
+    """Never-trained seed samples that D_2..D_J need by Table 3's schedule at |D_j| = size."""
+    return sum(settings.seed_new_needed(j, size) for j in range(2, iterations + 1))
+
+
+def first_iteration_sizes(pool: int, settings: ComposeSettings, iterations: int) -> tuple[int, int, int]:
+    """(|D_1|, |D_j| for j > 1, seed samples reserved for D_2..D_J).
+
+    |D_1| is first_iteration_size, else dataset_size, else the largest size that leaves the
+    reserve in the pool. Raises StageError, saying by how much, when the pool cannot hold D_1 plus
+    the reserve: better before training than an iteration that silently misses its share."""
+    first = settings.first_iteration_size or settings.dataset_size
+    if first is None:
+        first = pool
+        while first > 1 and first + seed_reserve(settings, iterations, first) > pool:
+            first -= 1
+    size = settings.dataset_size or first
+    reserve = seed_reserve(settings, iterations, size)
+    if pool < first + reserve or pool < 1:
+        shares = ", ".join(f"D_{j} {settings.seed_new_needed(j, size)}" for j in range(2, iterations + 1))
+        raise StageError(
+            f"the seed set has {pool} samples, but D_1 takes {first} and Table 3's schedule needs {reserve} never-trained "
+            f"seed samples for iterations 2..{iterations} ({shares or 'none'}): {first + reserve - pool} short. Simulate more "
+            "dialogs (synth.dialogs.count), or lower loop.compose.first_iteration_size / dataset_size / seed_new_shares"
+        )
+    return first, size, reserve

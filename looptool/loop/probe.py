@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from looptool.llm.client import LLMClient
 from looptool.loop.config import ProbeSettings
 from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
@@ -39,6 +40,8 @@ async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSe
     match = toolmatch(text, sample.label_calls, sample.tools, mode="reward")
     ppl = perplexity(t.logprob for t in choice.logprobs) if choice.logprobs else None
     return {
+        "endpoint": answer.result.endpoint,
+        "model": answer.result.model,
         "prediction": text,
         "pred_calls": [c.to_dict() for c in parsed.calls],
         "format_ok": parsed.ok,
@@ -48,6 +51,11 @@ async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSe
         "tokens": answer.result.usage.completion_tokens,
         "finish_reason": choice.finish_reason,
     }
+
+
+def probe_target(client: LLMClient) -> str:
+    """Which endpoint(s) and model answer the policy role, for the log line before probing."""
+    return ", ".join(f"endpoint {e.name} (model {e.model!r} at {e.base_url})" for e in client.role_endpoints("policy"))
 
 
 def high_ppl_ids(results: list[dict[str, Any]], settings: ProbeSettings) -> tuple[set[str], float | None]:

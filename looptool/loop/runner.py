@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from looptool.config.load import LoadedConfig
-from looptool.errors import StageError
+from looptool.errors import ConfigError, StageError
 from looptool.llm.client import LLMClient
 from looptool.loop import compose as composer
 from looptool.loop import expand as edde
@@ -31,7 +31,7 @@ from looptool.session import EngineSession
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, iteration_key, read_json
 from looptool.train.retention import prune_iteration_models
 from looptool.ui import console, print_stage_summary
-from looptool.units import run_units
+from looptool.units import StageRun, run_units
 
 SEED_SAMPLES = "seed/samples/samples.jsonl"
 Trainer = Callable[..., Awaitable[Any]]
@@ -59,8 +59,24 @@ def policy_is_served_by_loop(loaded: LoadedConfig) -> str | None:
     return None
 
 
+def check_probe_target(loaded: LoadedConfig) -> None:
+    """GCP must probe the checkpoint the loop just trained. A policy role that points elsewhere
+    would silently measure a fixed model every iteration: a configuration error, unless the user
+    asks for exactly that with loop.probe.fixed_endpoint = true."""
+    if policy_is_served_by_loop(loaded) is not None or loaded.config.loop.probe.fixed_endpoint:
+        return
+    endpoints = ", ".join(loaded.config.roles["policy"].endpoints)
+    raise ConfigError(
+        loaded.source, "roles.policy",
+        f"points at {endpoints}, which does not serve the loop's checkpoints, so GCP would probe a fixed model. "
+        'Point it at an endpoint with launch = "vllm" and vllm.model = "policy", or set loop.probe.fixed_endpoint = true '
+        "to probe a fixed model on purpose",
+    )
+
+
 class LoopRunner:
     def __init__(self, loaded: LoadedConfig, store: RunStore, session: EngineSession, trainer: Trainer | None = None) -> None:
+        check_probe_target(loaded)
         self.loaded = loaded
         self.config = loaded.config
         self.settings = loaded.config.loop
@@ -92,12 +108,13 @@ class LoopRunner:
             return info.get("counts", {})
         client = client or self.session.client
         window = client.stats.window() if client else None
-        counts = await body()
-        report = window.report() if window else {}
-        if report:
-            self.store.save_stats(key, report)
-        self.store.mark_finished(key, counts=counts, llm=report.get("total"))
-        print_stage_summary(title, counts, report)
+        with StageRun(self.store, key) as stage:
+            counts = await body()
+            report = window.report() if window else {}
+            if report:
+                self.store.save_stats(key, report)
+            print_stage_summary(title, counts, report)
+            stage.finish(counts=counts, llm=report.get("total"))
         return counts
 
     # -- D_1 ------------------------------------------------------------------------------------
@@ -112,13 +129,14 @@ class LoopRunner:
             pool = self.seed_pool()
             if not pool:
                 raise StageError("the seed set is empty: seed construction verified no dialog; see seed/verify/verdicts.jsonl for why")
+            size, later_size, reserve = composer.first_iteration_sizes(len(pool), self.settings.compose, self.config.run.iterations)
             rng = random.Random(f"{self.config.run.seed}|D1")
             order = list(pool)
             rng.shuffle(order)
-            size = self.settings.compose.first_iteration_size or len(order)
             chosen = [composer.with_bucket(s, "SEED_NEW") for s in sorted(order[:size], key=lambda s: s.id)]
             write_samples(self.dataset_path(1), chosen)
-            return {"size": len(chosen), "seed_pool": len(pool), "D_SEED_NEW": len(chosen), "share_SEED_NEW": 1.0}
+            return {"size": len(chosen), "seed_pool": len(pool), "seed_reserved": reserve, "later_size": later_size,
+                    "D_SEED_NEW": len(chosen), "share_SEED_NEW": 1.0}
 
         return await self.stage(self.key(1, "dataset"), "D_1", body)
 
@@ -142,12 +160,13 @@ class LoopRunner:
         if info is not None:
             console.print(f"[dim]{key}: finished earlier, skipped[/dim]")
             return Path(info["model_dir"])
-        init = await self.init_model(iteration)
-        settings = self.config.train.for_iteration(iteration, self.loaded.base_dir)
-        result = await self.trainer(settings, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
-        metrics = dict(result.metrics)
-        counts = result.stage_counts()
-        self.store.mark_finished(key, counts=counts, model_dir=str(result.model_dir), metrics=metrics)
+        with StageRun(self.store, key) as stage:
+            init = await self.init_model(iteration)
+            settings = self.config.train.for_iteration(iteration, self.loaded.base_dir)
+            result = await self.trainer(settings, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
+            metrics = dict(result.metrics)
+            counts = result.stage_counts()
+            stage.finish(counts=counts, model_dir=str(result.model_dir), metrics=metrics)
         print_stage_summary(f"iteration {iteration}: training", counts)
         return Path(result.model_dir)
 
@@ -189,14 +208,15 @@ class LoopRunner:
             async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
                 return await gcp.probe_sample(caller, sample, self.settings.probe)
 
+            console.print(f"iteration {iteration}: probing {gcp.probe_target(client)}")
+
             out_path = self.store.path(key, "results.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=self.settings.probe.concurrency, label=f"iteration {iteration}: probe", total=len(samples))
-            summary.require(key)
             results = list(iter_jsonl(out_path))
             hppl, cutoff = gcp.high_ppl_ids(results, self.settings.probe)
             atomic_write_json(self.store.path(key, "high_ppl.json"), {"ids": sorted(hppl), "cutoff": cutoff})
-            return gcp.probe_counts(results, hppl, cutoff)
+            return {**gcp.probe_counts(results, hppl, cutoff), "fixed_endpoint": policy_is_served_by_loop(self.loaded) is None}
 
         return await self.stage(key, f"iteration {iteration}: GCP probe", body, client)
 
@@ -211,22 +231,18 @@ class LoopRunner:
 
         async def body() -> dict[str, Any]:
             async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
-                if self.settings.ablations.no_jglv:
-                    return {"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "no_jglv"}
+                if self.settings.ablations.without_jglv:
+                    return {"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"}
                 return await jglv.judge_sample(self.caller, sample, probes[sample_id], self.settings.judge.order, self.config.run.seed)
 
             out_path = self.store.path(key, "verdicts.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(mismatched, work, out=out, errors=errors, concurrency=self.settings.judge.concurrency, label=f"iteration {iteration}: JGLV")
-            summary.require(key)
             counts: dict[str, Any] = {"judged": len(mismatched)}
             verdicts = list(iter_jsonl(out_path))
             for name in jglv.VERDICTS:
                 counts[name] = sum(1 for v in verdicts if v["verdict"] == name)
-            counts["order_disagreements"] = sum(
-                1 for v in verdicts if len(v.get("orders", [])) == 2 and len({o.get("verdict") for o in v["orders"]}) == 2
-                and jglv.flags(v["orders"][0].get("verdict", ""), True) != jglv.flags(v["orders"][1].get("verdict", ""), False)
-            )
+            counts["order_disagreements"] = sum(1 for v in verdicts if jglv.orders_disagree(v))
             return counts
 
         return await self.stage(key, f"iteration {iteration}: JGLV", body)
@@ -246,15 +262,12 @@ class LoopRunner:
             ablations = self.settings.ablations
 
             async def work(seed_id: str, seed: StepSample) -> dict[str, Any]:
-                if ablations.error_seed_repetition:
-                    return edde.repeat_seed(seed, self.settings.expand.k, iteration)
-                if ablations.no_edde:
-                    return {"verified": [], "rejected": [], "scenario": None, "ablation": "no_edde"}
+                if not ablations.edde_runs:  # the D_EE ablations: compose fills D_EE's place, no generator
+                    return {"verified": [], "rejected": [], "ablation": ablations.active}
                 return await edde.expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], self.settings.expand, iteration, self.config.run.seed)
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
                 summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=self.settings.expand.concurrency, label=f"iteration {iteration}: EDDE", total=len(seeds))
-            summary.require(key, max_failed_fraction=0.1)
             records = list(iter_jsonl(out_path))
             index = edde.pool_index(current + self.seed_pool(), self.settings.expand.near_duplicate_threshold)
             accepted, dropped = edde.remove_near_duplicates(records, index)
@@ -286,6 +299,7 @@ class LoopRunner:
                 current=current, probes=self.probes(iteration), verdicts=self.verdicts(iteration), expansions=expansions,
                 hppl_ids=set(hppl["ids"]), hppl_cutoff=hppl["cutoff"], unused_seed=unused, next_iteration=iteration + 1,
                 target_size=target, settings=self.settings.compose, ablations=self.settings.ablations, rng_seed=self.config.run.seed,
+                expand_k=self.settings.expand.k,
             )
             write_samples(self.dataset_path(iteration + 1), dataset)
             atomic_write_json(self.store.path(key, "composition.json"), composition)

@@ -17,6 +17,7 @@ from looptool.llm.client import LLMClient
 from looptool.llm.types import ChatRequest, LLMResult, StructuredOutput
 from looptool.roles.cards import TaskCard
 from looptool.roles.schemas import get_schema
+from looptool.tools.patterns import safe_validator
 
 FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
 _DECODER = json.JSONDecoder()
@@ -44,6 +45,8 @@ def decode_json_answer(text: str, finish_reason: str | None = None) -> Any:
             return _DECODER.raw_decode(cleaned, start)[0]
         except ValueError:
             pass
+        except RecursionError:
+            raise OutputInvalid("invalid_json", "the answer's JSON is nested too deeply", text) from None
     if finish_reason == "length":
         raise OutputInvalid("truncated", "the answer hit max_tokens before its JSON was complete", text)
     raise OutputInvalid("invalid_json", "answer holds no complete JSON value", text)
@@ -57,12 +60,15 @@ def validator_for(name: str, schema: dict[str, Any]) -> jsonschema.protocols.Val
     validator = _VALIDATORS.get(key)
     if validator is None:
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        validator = _VALIDATORS[key] = cls(schema)
+        validator = _VALIDATORS[key] = safe_validator(cls)(schema)  # schemas embed model-written specs
     return validator
 
 
 def check_schema(value: Any, name: str, schema: dict[str, Any], text: str = "") -> Any:
-    error = jsonschema.exceptions.best_match(validator_for(name, schema).iter_errors(value))
+    try:
+        error = jsonschema.exceptions.best_match(validator_for(name, schema).iter_errors(value))
+    except RecursionError:
+        raise OutputInvalid("schema_violation", f"{name}: the answer is nested too deeply to check", text) from None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(root)"
         raise OutputInvalid("schema_violation", f"{name} at {where}: {error.message}", text)
@@ -131,10 +137,30 @@ class RoleCaller:
         )
 
     async def call(self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any) -> RoleAnswer:
-        """Send the task's request (see build_request for `options`) and parse every choice."""
+        """Send the task's request (see build_request for `options`) and parse every choice.
+
+        An answer none of whose choices parses or validates (for tool calls: one with a malformed
+        call) is asked again, up to `client.invalid_answer_retries` times, each time with its own
+        seed (and, for a greedy task, at `client.reask_temperature`: a greedy model repeats
+        itself), so one bad answer does not throw a whole unit away. Re-asks are counted per role
+        as `invalid_answer_retries`; the last answer is returned as it is."""
         card = self.task(role, task)
-        request = self.build_request(role, task, variables, schema=schema, **options)
-        result = await self.client.chat(role, request)
+        config = self.client.config
+        reask: dict[str, Any] = {}
+        for attempt in range(config.invalid_answer_retries + 1):
+            request = self.build_request(role, task, variables, schema=schema, **{**options, **reask})
+            result = await self.client.chat(role, request)
+            answer = self._parse_choices(card, result, schema)
+            if attempt == config.invalid_answer_retries or not self.unusable(card, answer):
+                answer.extras["invalid_answer_retries"] = attempt
+                return answer
+            self.client.stats.role(role).invalid_answer_retries += 1
+            reask = {"seed": 1000 + attempt + 1 + int(request.seed or 0)}
+            if request.temperature <= 0 and config.reask_temperature > 0:
+                reask["temperature"] = config.reask_temperature
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse_choices(self, card: TaskCard, result: LLMResult, schema: dict[str, Any] | None) -> RoleAnswer:
         values: list[Any] = []
         errors: list[OutputInvalid | None] = []
         for choice in result.choices:
@@ -145,6 +171,15 @@ class RoleCaller:
                 values.append(None)
                 errors.append(error)
         return RoleAnswer(values=values, errors=errors, result=result, task=card)
+
+    @staticmethod
+    def unusable(card: TaskCard, answer: RoleAnswer) -> bool:
+        """No choice can be used: each failed to parse/validate (or holds a malformed call)."""
+        if not answer.values:
+            return True
+        if card.output == "tool_calls":
+            return all(error is not None or getattr(value, "errors", None) for value, error in zip(answer.values, answer.errors))
+        return all(error is not None for error in answer.errors)
 
     @staticmethod
     def parse(card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None, finish_reason: str | None = None) -> Any:

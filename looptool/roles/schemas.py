@@ -130,34 +130,51 @@ LABEL_VERDICT: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+_HISTORY_TURNS: list[dict[str, Any]] = [
+    {
+        "type": "object",
+        "properties": {"role": {"const": "user"}, "content": {"type": "string", "minLength": 1}},
+        "required": ["role", "content"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {
+            "role": {"const": "assistant"},
+            "content": {"type": "string"},
+            "tool_calls": {"type": "array", "maxItems": 6, "items": CALL_SCHEMA},
+        },
+        "required": ["role", "content", "tool_calls"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "object",
+        "properties": {"role": {"const": "tool"}, "name": {"type": "string", "minLength": 1}, "content": {"type": "string"}},
+        "required": ["role", "name", "content"],
+        "additionalProperties": False,
+    },
+]
+
+# A new sample may mirror a multi-step request: its history holds user turns, assistant turns
+# with (or without) calls, and the tool results of those calls; its answer is the next step:
+# calls, or a text reply where no call is due (asking for a missing argument, no tool fits).
 EXPANDED_SAMPLES: dict[str, Any] = {
     "type": "object",
     "properties": {
         "samples": {
             "type": "array",
             "minItems": 1,
-            "maxItems": 8,
+            "maxItems": 16,
             "items": {
                 "type": "object",
                 "properties": {
-                    "scenario": {"type": "string"},
-                    "history": {
-                        "type": "array",
-                        "maxItems": 6,
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "role": {"type": "string", "enum": ["user", "assistant"]},
-                                "content": {"type": "string"},
-                            },
-                            "required": ["role", "content"],
-                            "additionalProperties": False,
-                        },
-                    },
-                    "user": {"type": "string", "minLength": 1},
-                    "calls": {"type": "array", "minItems": 1, "maxItems": 6, "items": CALL_SCHEMA},
+                    "scenario": {"type": "string", "maxLength": 400},
+                    "history": {"type": "array", "maxItems": 10, "items": {"anyOf": _HISTORY_TURNS}},
+                    "user": {"type": "string"},
+                    "calls": {"type": "array", "maxItems": 6, "items": CALL_SCHEMA},
+                    "reply": {"type": "string", "maxLength": 1200},
                 },
-                "required": ["scenario", "history", "user", "calls"],
+                "required": ["scenario", "history", "user", "calls", "reply"],
                 "additionalProperties": False,
             },
         }
@@ -167,15 +184,18 @@ EXPANDED_SAMPLES: dict[str, Any] = {
 }
 
 
-def expanded_samples_schema_for(tools: list[dict[str, Any]], k: int) -> dict[str, Any]:
-    """EXPANDED_SAMPLES narrowed to one error seed: exactly k samples, and each call one of the
-    seed's tools with that tool's own argument schema, so a structured-output backend keeps even a
-    small generator inside the tool set (rules and the judge still check every sample)."""
+def expanded_samples_schema_for(tools: list[dict[str, Any]], k: int, answer_kind: str = "call") -> dict[str, Any]:
+    """EXPANDED_SAMPLES narrowed to one error seed: exactly k samples; every call (in the history
+    and in the answer) one of the seed's tools with that tool's own argument schema; and the
+    answer of the seed's kind: at least one call for a call seed, no call and a non-empty reply for
+    a text seed. A structured-output backend then keeps even a small generator inside the task
+    (rules and the judge still check every sample)."""
     import copy
 
     schema = copy.deepcopy(EXPANDED_SAMPLES)
     samples = schema["properties"]["samples"]
     samples["minItems"] = samples["maxItems"] = k
+    item = samples["items"]["properties"]
     options = []
     for tool in tools:
         parameters = tool.get("parameters") or {"type": "object", "properties": {}}
@@ -186,7 +206,15 @@ def expanded_samples_schema_for(tools: list[dict[str, Any]], k: int) -> dict[str
             "additionalProperties": False,
         })
     if options:
-        samples["items"]["properties"]["calls"]["items"] = {"anyOf": options} if len(options) > 1 else options[0]
+        call = {"anyOf": options} if len(options) > 1 else options[0]
+        item["calls"]["items"] = call
+        item["history"]["items"]["anyOf"][1]["properties"]["tool_calls"]["items"] = call
+    if answer_kind == "call":
+        item["calls"]["minItems"] = 1
+        item["reply"]["maxLength"] = 0
+    else:
+        item["calls"]["maxItems"] = 0
+        item["reply"]["minLength"] = 1
     return schema
 
 

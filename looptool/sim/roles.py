@@ -1,9 +1,11 @@
 """How the simulator plays each role whose answer is structured (keyed by schema name).
 
 Every handler answers from the request alone, consistent with the scripted world in
-looptool.sim.world: plans are written in the request language the simulated assistant
-understands, the judge compares answers with the world's canonical step, EDDE samples carry calls
-that match their own user text. Rates in the model profile make it err on purpose.
+looptool.sim.world: plans carry goals in natural first-person English that the simulated user
+turns into natural requests (never function names or JSON), both written by
+looptool.sim.phrasing from structured truth and read back exactly; the judge compares answers
+with the world's canonical step; EDDE samples carry labels that match their own user text. Rates
+in the model profile make it err on purpose.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ import random
 import re
 from typing import Any
 
+from looptool.sim.phrasing import render_request, render_supplement
 from looptool.sim.responder import perturb_calls, schema_handler
 from looptool.sim.schema_values import WORDS, value_for
 from looptool.sim.settings import ModelProfile
 from looptool.synth.witness import spec_satisfying
-from looptool.sim.world import canonical_step, request_phases, turns_from_messages
+from looptool.sim.world import Turn, canonical_step, request_phases, turns_from_messages
 
 CONTEXT_LINE = re.compile(r"^Context path:\s*(.+)$", re.MULTILINE)
+SMALL_TALK = (
+    "Chat about {w} plans for the weekend.",
+    "Tell me something nice about {w}.",
+    "Thanks so much for the help with the {w} trip!",
+    "What do you think makes a good {w} name?",
+)
 
 
 def _tool_list(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -42,8 +51,8 @@ def _arguments(tool: dict[str, Any], rng: random.Random, *, all_params: bool = F
     return out
 
 
-def _call_text(name: str, arguments: dict[str, Any]) -> str:
-    return f"call {name} with {json.dumps(arguments, ensure_ascii=False)}"
+def _call(tool: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    return {"name": tool["name"], "arguments": _arguments(tool, rng)}
 
 
 # -- generator: API specs from the dual-tree prompt ---------------------------------------------
@@ -67,52 +76,48 @@ def dialog_plan(payload: dict[str, Any], data: dict[str, Any], rng: random.Rando
     for kind in kinds:
         with_required = [t for t in tools if (t.get("parameters") or {}).get("required")]
         if kind == "no_tool" or not tools:
-            requests.append({"kind": kind, "tools": [], "goal": f"Chat about {rng.choice(WORDS)} plans for the weekend.", "withhold": []})
-        elif kind == "missing_param" and with_required:
+            goal = rng.choice(SMALL_TALK).format(w=rng.choice(WORDS))
+            requests.append({"kind": kind, "tools": [], "goal": goal, "withhold": []})
+            continue
+        withhold: list[str] = []
+        if kind == "missing_param" and with_required:
             tool = rng.choice(with_required)
-            arguments = _arguments(tool, rng)
-            withheld = [rng.choice(sorted(tool["parameters"]["required"]))]
-            requests.append({"kind": kind, "tools": [tool["name"]], "goal": f"Please {_call_text(tool['name'], arguments)}.", "withhold": withheld})
+            phases = [[_call(tool, rng)]]
+            withhold = [rng.choice(sorted(tool["parameters"]["required"]))]
         elif kind == "parallel":
-            chosen = [rng.choice(tools) for _ in range(2)]
-            goal = " and ".join(_call_text(t["name"], _arguments(t, rng)) for t in chosen)
-            requests.append({"kind": kind, "tools": [t["name"] for t in chosen], "goal": f"Please {goal}.", "withhold": []})
-        elif kind == "dependent" and len(tools) >= 1:
-            first, second = rng.choice(tools), rng.choice(tools)
-            goal = f"First {_call_text(first['name'], _arguments(first, rng))}. After that, {_call_text(second['name'], _arguments(second, rng))}."
-            requests.append({"kind": kind, "tools": [first["name"], second["name"]], "goal": goal, "withhold": []})
-        else:
-            tool = rng.choice(tools)
-            # single, or missing_param when no tool has a required argument to withhold
-            requests.append({"kind": kind, "tools": [tool["name"]], "goal": f"Please {_call_text(tool['name'], _arguments(tool, rng))}.", "withhold": []})
+            phases = [[_call(rng.choice(tools), rng) for _ in range(2)]]
+        elif kind == "dependent":
+            phases = [[_call(rng.choice(tools), rng)], [_call(rng.choice(tools), rng)]]
+        else:  # single, or missing_param when no tool has a required argument to withhold
+            phases = [[_call(rng.choice(tools), rng)]]
+        names = [c["name"] for phase in phases for c in phase]
+        goal = render_request(tools, phases, rng, goal=True)
+        requests.append({"kind": kind, "tools": names, "goal": goal, "withhold": withhold})
     return {"requests": requests}
 
 
 # -- user ---------------------------------------------------------------------------------------
-def _without(goal: str, withheld: list[str]) -> str:
-    phases = request_phases(goal)
-    if not phases or not withheld:
-        return goal
-    parts = []
-    for phase in phases:
-        calls = [_call_text(c["name"], {k: v for k, v in c["arguments"].items() if k not in withheld}) for c in phase]
-        parts.append(" and ".join(calls))
-    return "Please " + ". After that, ".join(parts) + "."
-
-
 @schema_handler("user_turn")
 def user_turn(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
+    """Says the planned goal as a request, leaving withheld arguments out, and gives them when asked."""
     request = data.get("request") or {}
+    tools = _tool_list(data)
     goal = str(request.get("goal", "Hello!"))
-    withheld = list(request.get("withhold") or [])
+    withheld = set(request.get("withhold") or [])
+    phases = request_phases(goal, tools) if tools else []
     if data.get("mode") == "supply":
-        values = {}
-        for phase in request_phases(goal):
+        values: dict[str, Any] = {}
+        for phase in phases:
             for call in phase:
                 values.update({k: v for k, v in call["arguments"].items() if k in withheld})
-        return {"message": f"Sorry, I forgot. Use {json.dumps(values, ensure_ascii=False)}.", "finished": False}
+        if not values:
+            return {"message": "Sorry, I have nothing to add.", "finished": False}
+        return {"message": render_supplement(tools, values, rng), "finished": False}
     if data.get("mode") == "new_request":
-        return {"message": _without(goal, withheld), "finished": False}
+        if not phases:
+            return {"message": goal, "finished": False}
+        asked = [[{"name": c["name"], "arguments": {k: v for k, v in c["arguments"].items() if k not in withheld}} for c in phase] for phase in phases]
+        return {"message": render_request(tools, asked, rng), "finished": False}
     return {"message": "Thanks, that is all.", "finished": True}
 
 
@@ -148,48 +153,98 @@ def _same(a: Any, b: Any) -> bool:
     return norm(a) == norm(b)
 
 
+def _answer_ok(answer: Any, expected: list[dict[str, Any]]) -> bool:
+    """A call answer must be the canonical calls; where none is due, the answer must be text."""
+    if expected:
+        return _same(answer, expected)
+    return isinstance(answer, dict) and "text" in answer
+
+
 @schema_handler("step_verdict")
 def step_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
     _, expected = _canonical(data)
-    ok = _same(data.get("calls"), expected)
+    ok = _answer_ok(data.get("answer", data.get("calls")), expected)
     if rng.random() < profile.judge_error_rate:
         ok = not ok
     if ok:
-        return {"verdict": "pass", "reason": "The calls match the request and every value comes from the conversation."}
+        return {"verdict": "pass", "reason": "The step does what the request needs and every value comes from the conversation."}
+    if not expected:
+        return {"verdict": "fail", "reason": "No call is due here: the assistant should reply in text."}
     return {"verdict": "fail", "reason": f"Expected {json.dumps(expected)[:200]}."}
 
 
 @schema_handler("label_verdict")
 def label_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
     _, expected = _canonical(data)
-    a_ok = _same(data.get("A"), expected) if expected else isinstance(data.get("A"), dict)
-    b_ok = _same(data.get("B"), expected) if expected else isinstance(data.get("B"), dict)
+    a_ok = _answer_ok(data.get("A"), expected)
+    b_ok = _answer_ok(data.get("B"), expected)
     verdict = {(True, False): "A_CORRECT_B_WRONG", (False, True): "B_CORRECT_A_WRONG", (True, True): "BOTH_CORRECT", (False, False): "BOTH_WRONG"}[(a_ok, b_ok)]
     if rng.random() < profile.judge_error_rate:
         verdict = rng.choice([v for v in ("A_CORRECT_B_WRONG", "B_CORRECT_A_WRONG", "BOTH_CORRECT", "BOTH_WRONG") if v != verdict])
-    return {"verdict": verdict, "analysis": f"The request needs {json.dumps(expected)[:300]}."}
+    need = json.dumps(expected)[:300] if expected else "a text reply, no call"
+    wrong = [name for name, ok in (("Answer A", a_ok), ("Answer B", b_ok)) if not ok]
+    return {"verdict": verdict, "analysis": f"{' and '.join(wrong) or 'Neither answer'} {'is' if len(wrong) == 1 else 'are'} wrong here: the request needs {need}."}
 
 
 # -- generator: EDDE ----------------------------------------------------------------------------
+def _fresh(calls: list[dict[str, Any]], by_name: dict[str, dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    """The same calls with new values for the same arguments (the seed's difficulty, new data)."""
+    out = []
+    for call in calls:
+        spec = by_name.get(call.get("name"))
+        arguments = dict(call.get("arguments") or {})
+        if spec is not None:
+            fresh = _arguments(spec, rng, all_params=True)
+            arguments = {k: fresh.get(k, v) for k, v in arguments.items()}
+        out.append({"name": call.get("name"), "arguments": arguments})
+    return out
+
+
+def _simulated_results(calls: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    return [{"role": "tool", "name": c["name"], "content": json.dumps({"result": f"{rng.choice(WORDS)} {rng.randint(1, 99)}"})} for c in calls]
+
+
+def _call_variant(tools: list[dict[str, Any]], seed_turns: list[Turn], correct: list[dict[str, Any]], rng: random.Random, profile: ModelProfile) -> dict[str, Any]:
+    by_name = {t["name"]: t for t in tools}
+    calls = _fresh(correct, by_name, rng)
+    noisy = rng.random() < profile.wrong_call_rate
+    asked = perturb_calls(calls, tools, rng) if noisy else calls  # noise: the user text and the label disagree
+    earlier = next((t for t in reversed(seed_turns) if t.role == "assistant" and t.calls), None)
+    if seed_turns and seed_turns[-1].role == "tool" and earlier is not None:
+        # The seed continues a multi-step request: mirror it (first phase made and answered).
+        first = _fresh(earlier.calls, by_name, rng)
+        history = [{"role": "user", "content": render_request(tools, [first, asked], rng)},
+                   {"role": "assistant", "content": "", "tool_calls": first}, *_simulated_results(first, rng)]
+        return {"history": history, "user": "", "calls": calls, "reply": ""}
+    return {"history": [], "user": render_request(tools, [asked], rng), "calls": calls, "reply": ""}
+
+
+def _text_variant(tools: list[dict[str, Any]], kind: str, rng: random.Random) -> dict[str, Any]:
+    with_required = [t for t in tools if (t.get("parameters") or {}).get("required")]
+    if kind == "ask" and with_required:
+        tool = rng.choice(with_required)
+        call = {"name": tool["name"], "arguments": _arguments(tool, rng)}
+        call["arguments"].pop(rng.choice(sorted(tool["parameters"]["required"])), None)
+        user = render_request(tools, [[call]], rng)
+    else:
+        user = rng.choice(SMALL_TALK).format(w=rng.choice(WORDS))
+    reply = canonical_step(tools, [Turn("user", user)]).text
+    return {"history": [], "user": user, "calls": [], "reply": reply}
+
+
 @schema_handler("expanded_samples")
 def expanded_samples(payload: dict[str, Any], data: dict[str, Any], rng: random.Random, profile: ModelProfile) -> Any:
     tools = _tool_list(data)
-    correct = data.get("correct") or []
-    if not isinstance(correct, list) or not correct:
-        correct = [{"name": tools[0]["name"], "arguments": _arguments(tools[0], rng)}] if tools else []
+    kind = str(data.get("answer_kind") or "call")
+    correct = data.get("correct")
+    seed_turns = turns_from_messages(data.get("conversation") or [])
+    scenarios = list(data.get("scenarios") or [])
     samples = []
     for index in range(int(data.get("k") or 1)):
-        calls = json.loads(json.dumps(correct))
-        by_name = {t["name"]: t for t in tools}
-        for call in calls:
-            spec = by_name.get(call.get("name"))
-            if spec is not None:
-                fresh = _arguments(spec, rng)
-                call["arguments"] = {k: fresh.get(k, v) for k, v in call.get("arguments", {}).items()}
-        if calls and rng.random() < profile.wrong_call_rate:
-            user_calls = perturb_calls(calls, tools, rng)  # the user text and the label disagree
+        if kind == "call" and isinstance(correct, list) and correct and tools:
+            sample = _call_variant(tools, seed_turns, correct, rng, profile)
         else:
-            user_calls = calls
-        user = "Please " + " and ".join(_call_text(c["name"], c["arguments"]) for c in user_calls) + "."
-        samples.append({"scenario": f"variation {index + 1}: {rng.choice(WORDS)} setting", "history": [], "user": user, "calls": calls})
+            sample = _text_variant(tools, kind, rng)
+        scenario = scenarios[index] if index < len(scenarios) else f"variation {index + 1}"
+        samples.append({"scenario": f"{scenario} ({rng.choice(WORDS)} setting)", **sample})
     return {"samples": samples}

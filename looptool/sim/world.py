@@ -1,11 +1,13 @@
 """The simulator's scripted world: what the right next assistant step is, read from the dialog.
 
-Users in simulated dialogs phrase requests in a small, readable language that a real LLM also
-understands:
-    "Please call get_weather with {"city": "Paris"}."          one call
-    "... call A with {...} and call B with {...}."              calls in one phase run in parallel
-    "First call A with {...}. After that, call B with {...}."   phases run one after another
-    "Use {"nights": 3}."                                        supplies arguments asked for
+Simulated users speak natural English that the simulator writes from structured truth and reads
+back exactly, given the conversation's tool list (looptool.sim.phrasing):
+    "Could you get the weather forecast with the city Paris and the days 3?"     one call
+    "... , and also book the hotel ..."                                          parallel calls
+    "First, please ... . After that, ... ."                                      phases in order
+    "Oh, the date is 2024-05-01."                                                a missing argument
+An older explicit language is still understood, so hand-written requests keep working:
+    "Please call get_weather with {"city": "Paris"}."   "Use {"nights": 3}."
 From that the simulator derives one canonical answer per dialog state. Every role it plays is
 consistent with it: the assistant (label) and the policy (prediction) answer it unless told to
 err, and the judge knows which of two answers is right. That is what lets tests check that
@@ -18,6 +20,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from looptool.sim.phrasing import name_words, parse_request, parse_supplement
 
 CALL_PATTERN = re.compile(r"\bcall\s+([A-Za-z_][\w.\-]*)\s+with\s+(?=\{)", re.IGNORECASE)
 USE_PATTERN = re.compile(r"\buse\s+(?=\{)", re.IGNORECASE)
@@ -43,8 +47,12 @@ def _json_at(text: str, start: int) -> tuple[Any, int] | None:
         return None
 
 
-def request_phases(text: str) -> list[list[dict[str, Any]]]:
-    """Calls requested in a user message, grouped into phases."""
+def request_phases(text: str, tools: list[dict[str, Any]] | None = None) -> list[list[dict[str, Any]]]:
+    """Calls requested in a user message, grouped into phases (natural wording first)."""
+    if tools:
+        natural = parse_request(text, tools)
+        if natural is not None:
+            return natural
     phases = []
     for chunk in PHASE_SPLIT.split(text):
         calls = []
@@ -57,7 +65,12 @@ def request_phases(text: str) -> list[list[dict[str, Any]]]:
     return phases
 
 
-def supplements(text: str) -> dict[str, Any]:
+def supplements(text: str, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Arguments a user turn supplies after the assistant asked for them."""
+    if tools:
+        natural = parse_supplement(text, tools)
+        if natural is not None:
+            return natural
     out: dict[str, Any] = {}
     for match in USE_PATTERN.finditer(text):
         decoded = _json_at(text, match.end())
@@ -170,19 +183,22 @@ class Step:
 def canonical_step(tools: list[dict[str, Any]], turns: list[Turn]) -> Step:
     by_name = {t["name"]: t for t in tools}
     request_index = None
+    phases: list[list[dict[str, Any]]] = []
     for index in range(len(turns) - 1, -1, -1):
-        if turns[index].role == "user" and request_phases(turns[index].text):
-            request_index = index
-            break
+        if turns[index].role == "user":
+            phases = request_phases(turns[index].text, tools)
+            if phases:
+                request_index = index
+                break
     if request_index is None:
         last_user = next((t.text for t in reversed(turns) if t.role == "user"), "")
         return Step([], f"Happy to help. (no tool needed for: {last_user[:60]})")
-    phases = request_phases(turns[request_index].text)
+    requested = [by_name[c["name"]] for phase in phases for c in phase if c["name"] in by_name]
     supplied: dict[str, Any] = {}
     made = 0
     for turn in turns[request_index + 1:]:
         if turn.role == "user":
-            supplied.update(supplements(turn.text))
+            supplied.update(supplements(turn.text, requested))
         elif turn.role == "assistant":
             made += len(turn.calls)
     for phase in phases:
@@ -204,8 +220,9 @@ def canonical_step(tools: list[dict[str, Any]], turns: list[Turn]) -> Step:
                         missing.append(param)
             calls.append({"name": call["name"], "arguments": arguments})
         if missing:
-            names = ", ".join(sorted(set(missing)))
-            return Step([], f"To do that I still need: {names}. Could you provide {names}?", asks_for=sorted(set(missing)))
+            wanted = sorted(set(missing))
+            words = " and ".join("the " + " ".join(name_words(m) or [m]) for m in wanted)
+            return Step([], f"To do that I still need {words}. Could you tell me?", asks_for=wanted)
         return Step(calls)
     last = turns[-1] if turns else None
     if last is not None and last.role == "tool":

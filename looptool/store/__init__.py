@@ -2,10 +2,11 @@
 
 from looptool.store.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 from looptool.store.jsonl import JsonlWriter, iter_jsonl, read_jsonl, repair_torn_tail
-from looptool.store.run import RunStore, iteration_key
+from looptool.store.run import ResumePolicy, RunStore, iteration_key
 
 __all__ = [
     "JsonlWriter",
+    "ResumePolicy",
     "RunStore",
     "atomic_write_bytes",
     "atomic_write_json",

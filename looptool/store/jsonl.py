@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from looptool.errors import InputError
+from looptool.errors import InputError, LoopToolError
+from looptool.store.atomic import storage_error
 
 
 def repair_torn_tail(path: Path) -> int:
@@ -73,21 +74,29 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 class JsonlWriter:
-    """Append-only record file; `keys` holds the ids already present so callers can skip them."""
+    """Append-only record file; `keys` holds the ids already present so callers can skip them.
+
+    Lines go to the file with one unbuffered write each. A write that fails (disk full, I/O
+    error) is cut back to the last complete line before a StorageError names the file and the
+    cause: a failed write never leaves half a record behind, and nothing buffered is retried
+    behind the caller's back."""
 
     def __init__(self, path: Path, *, key: str | None = "id", fsync_every: int = 256) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        repair_torn_tail(self.path)
         self.key = key
         self.keys: set[str] = set()
         self.count = 0
-        if self.path.exists():
-            for record in iter_jsonl(self.path):
-                self.count += 1
-                if key is not None and key in record:
-                    self.keys.add(str(record[key]))
-        self._handle = open(self.path, "a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            repair_torn_tail(self.path)
+            if self.path.exists():
+                for record in iter_jsonl(self.path):
+                    self.count += 1
+                    if key is not None and key in record:
+                        self.keys.add(str(record[key]))
+            self._handle = open(self.path, "ab", buffering=0)
+        except OSError as error:
+            raise storage_error(self.path, error) from error
         self._fsync_every = max(1, fsync_every)
         self._unsynced = 0
 
@@ -95,9 +104,20 @@ class JsonlWriter:
         return str(record_id) in self.keys
 
     def write(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        self._handle.write(line + "\n")
-        self._handle.flush()
+        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        fd = self._handle.fileno()
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            view = memoryview(data)
+            while view:
+                written = self._handle.write(view)
+                view = view[written or 0 :]
+        except OSError as error:
+            try:
+                os.ftruncate(fd, start)
+            except OSError:
+                pass  # the torn tail is cut on the next open (repair_torn_tail)
+            raise storage_error(self.path, error) from error
         self.count += 1
         if self.key is not None and self.key in record:
             self.keys.add(str(record[self.key]))
@@ -107,16 +127,25 @@ class JsonlWriter:
 
     def sync(self) -> None:
         if self._unsynced:
-            os.fsync(self._handle.fileno())
+            try:
+                os.fsync(self._handle.fileno())
+            except OSError as error:
+                raise storage_error(self.path, error) from error
             self._unsynced = 0
 
     def close(self) -> None:
         if not self._handle.closed:
-            self.sync()
-            self._handle.close()
+            try:
+                self.sync()
+            finally:
+                self._handle.close()
 
     def __enter__(self) -> "JsonlWriter":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        try:
+            self.close()
+        except LoopToolError:
+            if error is None:
+                raise  # otherwise the error already on its way says more

@@ -2,7 +2,9 @@
 
 Layout:
     <run>/config.toml              the config exactly as given (provenance)
-    <run>/manifest.json            finished stages with their counts and outputs
+    <run>/config.resolved.json     the validated config; a resumed run is compared against it
+    <run>/manifest.json            finished stages with their counts and outputs; incomplete
+                                   stages with their failed counts and cause; config changes
     <run>/<stage key>/...          e.g. seed/apis, seed/dialogs, iter_01/train, iter_01/probe
     <run>/stats/<stage key>.json   client counters of that stage
 
@@ -15,38 +17,61 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from looptool.errors import StageError
-from looptool.store.atomic import atomic_write_json, read_json
+from looptool.store.atomic import atomic_write_bytes, atomic_write_json, read_json, storage_error
 
 
 def iteration_key(iteration: int, stage: str) -> str:
     return f"iter_{iteration:02d}/{stage}"
 
 
+@dataclass(frozen=True)
+class ResumePolicy:
+    """What a run may do that the default refuses; each use is recorded in the manifest."""
+
+    allow_partial: bool = False  # go on past a stage whose units did not all finish
+    allow_config_change: bool = False  # resume although the config changed for stages already run
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
 class RunStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, policy: ResumePolicy | None = None) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.policy = policy or ResumePolicy()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise storage_error(self.root, error, "cannot create the run directory") from error
         self._lock_handle: Any = None
 
     # -- locking -------------------------------------------------------------------------------
     def lock(self) -> None:
         """Take the run's exclusive lock; a second process on the same run fails fast."""
-        handle = open(self.root / ".lock", "a+")
+        try:
+            handle = open(self.root / ".lock", "a+")
+        except OSError as error:
+            raise storage_error(self.root, error, "cannot write in the run directory") from error
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             raise StageError(f"{self.root} is in use by another looptool process") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+        except OSError as error:
+            handle.close()
+            raise storage_error(self.root / ".lock", error) from error
         self._lock_handle = handle
 
     def unlock(self) -> None:
@@ -65,7 +90,10 @@ class RunStore:
     # -- layout --------------------------------------------------------------------------------
     def stage_dir(self, key: str) -> Path:
         directory = self.root / key
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise storage_error(directory, error, "cannot create") from error
         return directory
 
     def path(self, key: str, name: str) -> Path:
@@ -76,7 +104,7 @@ class RunStore:
         if config_path is not None:
             target = self.root / "config.toml"
             if Path(config_path).resolve() != target.resolve():
-                shutil.copyfile(config_path, target)
+                atomic_write_bytes(target, Path(config_path).read_bytes())
         atomic_write_json(self.root / "config.resolved.json", resolved)
 
     # -- manifest ------------------------------------------------------------------------------
@@ -85,7 +113,9 @@ class RunStore:
         return self.root / "manifest.json"
 
     def manifest(self) -> dict[str, Any]:
-        return read_json(self.manifest_path, default={"stages": {}})
+        manifest = read_json(self.manifest_path, default=None) or {}
+        manifest.setdefault("stages", {})
+        return manifest
 
     def is_finished(self, key: str) -> bool:
         return key in self.manifest()["stages"]
@@ -93,10 +123,33 @@ class RunStore:
     def stage_info(self, key: str) -> dict[str, Any] | None:
         return self.manifest()["stages"].get(key)
 
+    def started_stages(self) -> set[str]:
+        """Stages that ran at least partly (finished, incomplete or begun): their outputs exist."""
+        manifest = self.manifest()
+        return set(manifest["stages"]) | set(manifest.get("incomplete", {})) | set(manifest.get("started", {}))
+
+    def mark_started(self, key: str) -> None:
+        manifest = self.manifest()
+        if key in manifest.get("started", {}):
+            return
+        manifest.setdefault("started", {})[key] = _now()
+        atomic_write_json(self.manifest_path, manifest)
+
     def mark_finished(self, key: str, **info: Any) -> None:
         manifest = self.manifest()
-        manifest["stages"][key] = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info}
+        manifest["stages"][key] = {"finished_at": _now(), **info}
+        manifest.get("incomplete", {}).pop(key, None)
         atomic_write_json(self.manifest_path, manifest)
+
+    def mark_incomplete(self, key: str, **info: Any) -> None:
+        """The stage ran but not every unit has a final record: not finished, and why."""
+        manifest = self.manifest()
+        manifest["stages"].pop(key, None)
+        manifest.setdefault("incomplete", {})[key] = {"at": _now(), **{k: v for k, v in info.items() if v is not None}}
+        atomic_write_json(self.manifest_path, manifest)
+
+    def incomplete_info(self, key: str) -> dict[str, Any] | None:
+        return self.manifest().get("incomplete", {}).get(key)
 
     def mark_progress(self, text: str) -> None:
         """Where the run is now (shown by `looptool status`)."""
@@ -107,7 +160,9 @@ class RunStore:
     def forget(self, key: str) -> None:
         """Mark a stage as not done (e.g. `looptool rerun`); its files stay for inspection."""
         manifest = self.manifest()
-        if manifest["stages"].pop(key, None) is not None:
+        found = manifest["stages"].pop(key, None) is not None
+        found |= manifest.get("incomplete", {}).pop(key, None) is not None
+        if found:
             atomic_write_json(self.manifest_path, manifest)
 
     def save_stats(self, key: str, stats: dict[str, Any]) -> Path:

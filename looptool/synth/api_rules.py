@@ -26,6 +26,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from looptool.similarity import JaccardIndex
+from looptool.tools.patterns import PATTERN_INVALID, first_unsafe_pattern, pattern_problem, safe_validator
 from looptool.tools.spec import ToolSpecError, normalize_tool
 
 # --------------------------------------------------------------------------- reason codes
@@ -43,6 +44,7 @@ MISSING_DEFAULT = "missing_default"
 OUTPUT_FORMAT_MISMATCH = "output_format_mismatch"
 DUPLICATE_NAME = "duplicate_name"
 NEAR_DUPLICATE_DESCRIPTION = "near_duplicate_description"
+UNSAFE_PATTERN = "unsafe_pattern"  # a `pattern` no linear-time engine can run (see tools.patterns)
 
 REASON_CODES: tuple[str, ...] = (
     INVALID_SCHEMA,
@@ -58,6 +60,7 @@ REASON_CODES: tuple[str, ...] = (
     OUTPUT_FORMAT_MISMATCH,
     DUPLICATE_NAME,
     NEAR_DUPLICATE_DESCRIPTION,
+    UNSAFE_PATTERN,
 )
 
 
@@ -199,10 +202,10 @@ def validate_constraints(raw: Any) -> dict[str, Any]:
         if "pattern" in param:
             if param["type"] != "string":
                 raise ConstraintError(where, "a pattern only applies to a string parameter")
-            try:
-                re.compile(param["pattern"])
-            except re.error as exc:
-                raise ConstraintError(where, f"pattern does not compile: {exc}") from None
+            problem = pattern_problem(param["pattern"])
+            if problem is not None:
+                detail = "pattern does not compile" if problem.code == PATTERN_INVALID else "pattern cannot be checked safely"
+                raise ConstraintError(where, f"{detail} ({problem})")
         for value in param.get("enum", ()):
             if not _is_json_type(value, param["type"]):
                 raise ConstraintError(where, f"enum value {value!r} is not of type {param['type']}")
@@ -377,6 +380,8 @@ FUNCTION_SPEC_SCHEMA: dict[str, Any] = {
 # meta-validate than 2020-12's dynamic references).
 _SPEC_VALIDATOR = Draft7Validator(FUNCTION_SPEC_SCHEMA)
 _META_VALIDATOR = Draft7Validator(Draft7Validator.META_SCHEMA)
+# Defaults are checked against the spec's own (model-written) schema: its patterns run on RE2.
+_SAFE_DRAFT7 = safe_validator(Draft7Validator)
 
 
 def _schema_problem(spec: Any) -> str | None:
@@ -426,16 +431,15 @@ def _param_problem(schema: Mapping[str, Any]) -> str | None:
     """Checks a schema cannot express about itself: enum values and default fit the type, the
     pattern compiles."""
     if "pattern" in schema:
-        try:
-            re.compile(schema["pattern"])
-        except re.error as exc:
-            return f"pattern does not compile: {exc}"
+        problem = pattern_problem(schema["pattern"])
+        if problem is not None:
+            return f"pattern does not compile: {problem}"
     for value in schema.get("enum", ()):
         if not _is_json_type(value, schema["type"]):
             return f"enum value {value!r} is not of type {schema['type']}"
     if "default" in schema:
         body = {k: v for k, v in schema.items() if k != "default"}
-        error = best_match(Draft7Validator(body).iter_errors(schema["default"]))
+        error = best_match(_SAFE_DRAFT7(body).iter_errors(schema["default"]))
         if error is not None:
             return f"default {schema['default']!r} does not fit the schema: {error.message}"
     return None
@@ -539,8 +543,13 @@ def check_generated_spec(
 ) -> list[Rejection]:
     """All rules a generated spec breaks; an empty list means accept (then `existing.add(spec)`).
 
-    A spec with an invalid shape gets only `invalid_schema`: the other rules read its fields.
+    A spec with an invalid shape gets only `invalid_schema`: the other rules read its fields. A
+    pattern that parses but needs a backtracking engine gets only `unsafe_pattern`: nothing in
+    the spec is matched against it.
     """
+    unsafe = first_unsafe_pattern(spec) if isinstance(spec, Mapping) else None
+    if unsafe is not None and unsafe[1].code != PATTERN_INVALID:
+        return [Rejection(UNSAFE_PATTERN, f"{unsafe[0]}: {unsafe[1]}")]
     problem = _schema_problem(spec)
     if problem:
         return [Rejection(INVALID_SCHEMA, problem)]
@@ -618,15 +627,24 @@ def check_generated_spec(
         if why:
             reject(OUTPUT_FORMAT_MISMATCH, why)
 
+    rejections += duplicate_rejections(spec, existing)
+    return rejections
+
+
+def duplicate_rejections(spec: Mapping[str, Any], existing: SpecIndex) -> list[Rejection]:
+    """The duplicate rules alone: API synthesis applies them after every unit has its answer,
+    in unit order, so which of two twins survives never depends on which finished first."""
+    name = str(spec["name"])
+    rejections = []
     clash = existing.name_conflict(name)
     if clash is not None:
-        reject(DUPLICATE_NAME, f"{name!r} duplicates existing {clash!r}")
+        rejections.append(Rejection(DUPLICATE_NAME, f"{name!r} duplicates existing {clash!r}"))
     similar = existing.most_similar(name, str(spec.get("description", "")))
     if similar is not None:
-        reject(
+        rejections.append(Rejection(
             NEAR_DUPLICATE_DESCRIPTION,
             f"{similar[1]:.2f} similar to existing {similar[0]!r} (threshold {existing.threshold})",
-        )
+        ))
     return rejections
 
 

@@ -15,6 +15,9 @@ class ApiSynthSettings(_Strict):
     attempts: int = Field(64, ge=0, description="(context, constraint) pairs sent to the generator")
     near_duplicate_threshold: float = Field(0.75, gt=0, le=1)
     concurrency: int = Field(64, ge=1)
+    round_size: int = Field(
+        256, ge=1, description="units per round: a prompt lists names accepted in earlier rounds only, so the result never depends on timing"
+    )
 
 
 class PoolSettings(_Strict):
@@ -25,6 +28,9 @@ class PoolSettings(_Strict):
         "executed for real in dialogs; all = also every single-turn category (mind evaluation overlap)",
     )
     import_files: list[str] = Field(default_factory=list, description="ToolACE/xLAM-style JSON lists of tool specs")
+    skip_invalid_imports: bool = Field(
+        False, description="skip (and count) invalid or repeated specs in import_files instead of refusing the config"
+    )
 
 
 class DialogSettings(_Strict):
@@ -54,6 +60,9 @@ class DialogSettings(_Strict):
         unknown = set(self.kind_weights) - {"single", "parallel", "dependent", "missing_param", "no_tool"}
         if unknown:
             raise ValueError(f"kind_weights: unknown kinds {sorted(unknown)}")
+        negative = sorted(k for k, w in self.kind_weights.items() if not w >= 0)
+        if negative:
+            raise ValueError(f"kind_weights: weights must be >= 0 (got {', '.join(f'{k} = {self.kind_weights[k]}' for k in negative)})")
         if not any(w > 0 for w in self.kind_weights.values()):
             raise ValueError("kind_weights: at least one weight must be positive")
         return self

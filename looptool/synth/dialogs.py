@@ -3,8 +3,10 @@
 Each dialog is one async unit; thousands run at once, bounded only by the endpoints' limits. The
 assistant's calls are checked by rules as they happen (the rule tier): a dialog stops at the first
 step that breaks a rule and is stored with that reason, so no later call is built on a bad one and
-the verification stage can report it. Tool results come from an executable backend when one is
-registered for the tool, otherwise from the tool agent.
+the verification stage can report it. Every assistant step is recorded with what the plan
+expected there (a call, a question for a withheld argument, a no_tool reply), so verification can
+check the plan against what the assistant did. Tool results come from an executable backend when
+one is registered for the tool, otherwise from the tool agent.
 """
 
 from __future__ import annotations
@@ -82,6 +84,17 @@ def transcript(messages: list[dict[str, Any]]) -> str:
     return "\n".join(lines) or "(no messages yet)"
 
 
+def step_expectation(request: dict[str, Any], fresh_user_turn: bool, supplied: bool) -> str | None:
+    """What the plan says the next assistant step must be: right after a user turn, a call, a
+    question for the withheld argument, or a text reply to a no_tool request; after tool results,
+    either (the next call of a multi-step request, or the closing summary)."""
+    if not fresh_user_turn:
+        return None
+    if request.get("kind") == "no_tool":
+        return "no_tool"
+    return "call" if supplied else "ask"
+
+
 class DialogSimulator:
     def __init__(self, caller: RoleCaller, settings: DialogSettings, backends: BackendRegistry | None = None) -> None:
         self.caller = caller
@@ -109,14 +122,17 @@ class DialogSimulator:
                 raise DialogAbandoned("plan_unknown_tool", f"plan uses {unknown}, not in the dialog's tools")
         return requests
 
-    async def user_turn(self, messages: list[dict[str, Any]], request: dict[str, Any], mode: str, instruction: str) -> str:
+    async def user_turn(self, draw: DialogPlanInput, messages: list[dict[str, Any]], request: dict[str, Any], mode: str, instruction: str) -> str:
+        # The user sees what the assistant can do (all of the dialog's tools, as the assistant
+        # sees them), so a request can be phrased naturally; the prompt forbids naming them.
+        tools = [e["spec"] for e in draw.entries]
         answer = await self.caller.call(
             "user",
             "turn",
             {
                 "transcript": transcript(messages),
                 "instruction": instruction,
-                "input_json": json.dumps({"request": request, "mode": mode}, ensure_ascii=False),
+                "input_json": json.dumps({"request": request, "mode": mode, "tools": tools}, ensure_ascii=False),
             },
         )
         return answer.value["message"].strip()
@@ -173,12 +189,13 @@ class DialogSimulator:
         specs = record["tools"]
         try:
             record["plan"] = await self.plan(draw)
-            for request in record["plan"]:
-                messages.append({"role": "user", "content": await self.user_turn(messages, request, "new_request", "Make this request now.")})
+            for number, request in enumerate(record["plan"]):
+                messages.append({"role": "user", "content": await self.user_turn(draw, messages, request, "new_request", "Make this request now.")})
                 supplied = not request.get("withhold")
                 needs_tools = request["kind"] != "no_tool"
                 fresh_user_turn = True
                 for _ in range(self.settings.max_assistant_steps_per_request):
+                    expects = step_expectation(request, fresh_user_turn, supplied)
                     require = self.settings.tool_choice == "plan" and needs_tools and fresh_user_turn and supplied
                     fresh_user_turn = False
                     parsed = await self.assistant_turn(draw, messages, require_call=require)
@@ -186,9 +203,9 @@ class DialogSimulator:
                     issues = [{"reason": "malformed_call", "message": e} for e in parsed.errors]
                     for call in calls:
                         issues += [{"reason": i.reason, "message": i.message} for i in validate_call(call, specs)]
+                    step = {"message_index": len(messages), "calls": calls, "rule_issues": issues, "expects": expects, "request": number}
+                    record["steps"].append(step)
                     if calls or issues:
-                        step = {"message_index": len(messages), "calls": calls, "rule_issues": issues}
-                        record["steps"].append(step)
                         messages.append({"role": "assistant", "content": parsed.text, "tool_calls": calls})
                         if issues:
                             raise DialogAbandoned("rule_failed", "; ".join(i["message"] for i in issues)[:500])
@@ -201,7 +218,7 @@ class DialogSimulator:
                     messages.append({"role": "assistant", "content": parsed.text or "(no answer)"})
                     if not supplied:
                         supplied = True
-                        messages.append({"role": "user", "content": await self.user_turn(messages, request, "supply", "The assistant asked for something you left out: give it now.")})
+                        messages.append({"role": "user", "content": await self.user_turn(draw, messages, request, "supply", "The assistant asked for something you left out: give it now.")})
                         fresh_user_turn = True
                         continue
                     break

@@ -2,8 +2,11 @@
 
 Every entry is normalised to the OpenAI function form (looptool.tools.spec), keeps its domain and
 source, and keeps the spec's "returns" schema separately (the tool agent uses it to shape results).
-Imported files may hold thousands of third-party specs: a bad one is skipped with its file, index
-and reason counted, never silently.
+Imported files are checked before any request (`check_import_files`, run by the config loader):
+a missing or non-UTF-8 file, a line that is not JSON, an invalid or oversized spec, a pattern that
+cannot be run safely, a tool name imported twice: each is one error naming the file, the index and
+the reason. `synth.pool.skip_invalid_imports = true` skips bad specs instead (thousands of
+third-party specs may hold a few), counted by reason with examples, never silently.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from looptool.errors import InputError
 from looptool.paths import runtime_python
 from looptool.store import JsonlWriter, RunStore, iter_jsonl
 from looptool.synth.config import SynthSettings
+from looptool.tools.patterns import first_unsafe_pattern
 from looptool.tools.spec import ToolSpecError, normalize_tool
 
 STAGE = "seed/pool"
@@ -57,19 +61,106 @@ def _specs_in(document: Any) -> Iterator[tuple[str, Any]]:
             yield f"[{index}]", item
 
 
-def read_tool_file(path: Path) -> Iterator[tuple[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+MAX_DESCRIPTION_CHARS = 32_000  # BFCL's longest is a few thousand; more is not a tool description
+MAX_SPEC_CHARS = 512_000
+
+
+def _decode(path: Path) -> str:
     try:
-        yield from _specs_in(json.loads(text))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to be a tool spec") from None
+
+
+def read_tool_file(path: Path) -> Iterator[tuple[str, Any]]:
+    text = _decode(path)
+    try:
+        document = _json(text)
+    except ValueError as exc:
+        if "nested too deeply" in str(exc):
+            raise InputError(f"{path}: {exc}") from None
+        document = None
+    if document is not None:
+        yield from _specs_in(document)
         return
-    except ValueError:
-        pass
     for line_number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
-                yield from ((f"line {line_number}{where}", spec) for where, spec in _specs_in(json.loads(line)))
+                yield from ((f"line {line_number}{where}", spec) for where, spec in _specs_in(_json(line)))
             except ValueError as exc:
                 raise InputError(f"{path}: line {line_number} is neither part of a JSON document nor a JSON line ({exc})") from None
+
+
+def spec_problem(raw: Any) -> str | None:
+    """Why an imported spec cannot enter the pool, beyond normalize_tool's own checks."""
+    inner = raw.get("function", raw) if isinstance(raw, dict) else {}
+    description = inner.get("description") if isinstance(inner, dict) else None
+    if isinstance(description, str) and len(description) > MAX_DESCRIPTION_CHARS:
+        return f"description of {len(description)} characters, limit {MAX_DESCRIPTION_CHARS}"
+    try:
+        size = len(json.dumps(raw, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return "not JSON-serialisable or nested too deeply"
+    if size > MAX_SPEC_CHARS:
+        return f"{size} characters of JSON, limit {MAX_SPEC_CHARS}"
+    unsafe = first_unsafe_pattern(inner.get("parameters") if isinstance(inner, dict) else None)
+    if unsafe is not None:
+        return f"parameters.{unsafe[0]}: {unsafe[1]}"
+    return None
+
+
+def import_entries(path: Path) -> Iterator[tuple[str, dict[str, Any] | ToolSpecError | str]]:
+    """(where, pool entry) for each spec of an import file, or (where, why it is invalid)."""
+    for where, raw in read_tool_file(path):
+        if isinstance(raw, dict) and "__invalid__" in raw:
+            yield f"{path}{where}", str(raw["__invalid__"])
+            continue
+        problem = spec_problem(raw)
+        if problem is not None:
+            yield f"{path}{where}", problem
+            continue
+        try:
+            yield f"{path}{where}", pool_entry(raw, f"import/{path.stem.lstrip('_')}", f"file:{path.name}")
+        except ToolSpecError as error:
+            yield f"{path}{where}", error
+
+
+def check_import_files(names: list[str], base_dir: Path) -> list[tuple[int, str]]:
+    """(position in import_files, problem) for every file or spec that cannot be imported, and
+    every tool name imported twice (with both places); empty when all is well. Runs before any
+    request (`looptool check` too)."""
+    problems: list[tuple[int, str]] = []
+    first_seen: dict[str, str] = {}
+    for position, name in enumerate(names):
+        path = resolve_import(name, base_dir)
+        if not path.exists():
+            problems.append((position, f"{path} does not exist"))
+            continue
+        if not path.is_file():
+            problems.append((position, f"{path} is not a file"))
+            continue
+        try:
+            for where, entry in import_entries(path):
+                if not isinstance(entry, dict):
+                    problems.append((position, f"{where}: {entry}"))
+                elif entry["id"] in first_seen:
+                    problems.append((position, f"{where}: tool name {entry['id']!r} already imported from {first_seen[entry['id']]}"))
+                else:
+                    first_seen[entry["id"]] = where
+        except InputError as error:
+            problems.append((position, str(error)))
+    return problems
 
 
 def bfcl_specs(python: Path | None = None) -> Iterator[tuple[str, str, Any]]:
@@ -117,24 +208,40 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
             if len(examples) < 5:
                 examples.append(f"{where}: {error}")
             return
+        add_entry(writer, entry, where)
+
+    def add_entry(writer: JsonlWriter, entry: dict[str, Any], where: str) -> None:
         if entry["id"] in seen:
             skipped["duplicate_name"] += 1
             return
         seen.add(entry["id"])
-        sources[source.split(":")[0]] += 1
+        sources[entry["source"].split(":")[0]] += 1
         writer.write(entry)
 
     with JsonlWriter(tmp_path) as writer:
         if settings.pool.use_synthesized:
-            for record in iter_jsonl(store.path("seed/apis", "specs.jsonl")):
-                if record.get("status") == "accepted":
-                    add(writer, record["spec"], record["domain"], "synth", record["id"])
+            from looptool.synth.apis import accepted_specs
+
+            for record in accepted_specs(store):  # unit order: the pool never depends on timing
+                add(writer, record["spec"], record["domain"], "synth", record["id"])
+        if not settings.pool.skip_invalid_imports:
+            problems = check_import_files(settings.pool.import_files, base_dir)
+            if problems:
+                position, problem = problems[0]
+                more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+                raise InputError(f"synth.pool.import_files[{position}]: {problem}{more}")
         for name in settings.pool.import_files:
             path = resolve_import(name, base_dir)
             if not path.is_file():
                 raise InputError(f"synth.pool.import_files: {path} does not exist")
-            for where, raw in read_tool_file(path):
-                add(writer, raw, f"import/{path.stem.lstrip('_')}", f"file:{path.name}", f"{path}{where}")
+            for where, entry in import_entries(path):
+                if isinstance(entry, dict):
+                    add_entry(writer, entry, where)
+                else:
+                    field = entry.field if isinstance(entry, ToolSpecError) else "spec"
+                    skipped[f"invalid_spec[{field or 'spec'}]"] += 1
+                    if len(examples) < 5:
+                        examples.append(f"{where}: {entry}")
         if settings.pool.import_bfcl != "none":
             for domain, where, raw in bfcl_specs():
                 if settings.pool.import_bfcl == "all" or raw.get("backend"):

@@ -2,7 +2,10 @@
 
 A tool-call step gives (tools, conversation before the step, reference calls). With
 `include_text_steps`, an assistant text reply right after a user turn (asking for a missing
-argument, or answering without tools) gives a text sample: the policy must not call there.
+argument, or answering without tools) gives a text sample: the policy must not call there. Both
+kinds passed the same verification (looptool.synth.verify: rules, the plan check, the judge), and
+each sample records what its step was expected to be ("call", "ask", "no_tool"), which EDDE needs
+to grow variants of the same kind.
 """
 
 from __future__ import annotations
@@ -27,18 +30,17 @@ def _context(messages: list[dict[str, Any]], end: int, limit: int | None) -> lis
 
 def dialog_samples(record: dict[str, Any], verdict: dict[str, Any], settings: SampleSettings) -> Iterator[StepSample]:
     messages = record["messages"]
-    judge = verdict.get("steps", [])
-    step_numbers = {step["message_index"]: number for number, step in enumerate(record.get("steps", []))}
+    judged = {step["index"]: step for step in verdict.get("steps", []) if "index" in step}
+    expected = {step["message_index"]: step.get("expects") for step in record.get("steps", [])}
     for index, message in enumerate(messages):
         if message["role"] != "assistant" or index == 0:
             continue
         calls = message.get("tool_calls") or []
         if not calls and not (settings.include_text_steps and messages[index - 1]["role"] == "user"):
             continue
-        number = step_numbers.get(index)
-        verdicts: dict[str, Any] = {"rule": "pass"}
-        if number is not None and number < len(judge):
-            verdicts["judge"] = judge[number].get("judge")
+        verdicts: dict[str, Any] = {"rule": "pass", "expects": expected.get(index) or ("call" if calls else "text")}
+        if index in judged:
+            verdicts["judge"] = {"verdict": judged[index]["verdict"], "reason": judged[index]["reason"]}
         yield StepSample(
             id=f"{record['id']}-m{index:03d}",
             tools=record["tools"],

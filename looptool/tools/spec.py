@@ -19,6 +19,8 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 from jsonschema import Draft7Validator
 
+from looptool.tools.patterns import safe_validator
+
 # Python-ish and BFCL type names mapped to JSON Schema. "any" means unconstrained (no "type").
 TYPE_ALIASES: dict[str, str | None] = {
     "string": "string", "str": "string", "text": "string",
@@ -66,11 +68,12 @@ def _is_strict_integer(checker: Any, instance: Any) -> bool:
     return isinstance(instance, int) and not isinstance(instance, bool)
 
 
-# Draft 7 with integers that must be JSON integers (no 1.0); used for argument values.
-ArgumentValidator = jsonschema.validators.extend(
+# Draft 7 with integers that must be JSON integers (no 1.0); used for argument values. Spec
+# patterns are untrusted (model-written or third-party), so they are matched by RE2.
+ArgumentValidator = safe_validator(jsonschema.validators.extend(
     Draft7Validator,
     type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
-)
+))
 
 
 class ToolSpecError(ValueError):

@@ -11,6 +11,8 @@ error analysis count and route by reason, not by message text:
                     true for an integer, null for a non-nullable parameter)
   enum_violation    a value outside `enum` / different from `const`
   schema_violation  any other JSON Schema keyword (minimum, pattern, minItems, ...)
+  uncheckable_pattern  the tool's `pattern` cannot be run in linear time (backreferences,
+                    lookaround): the value is not judged, and the tool should not be offered
 
 Top-level arguments form a closed set unless the tool sets `additionalProperties`; nested
 objects follow plain JSON Schema (extra keys allowed unless the schema forbids them).
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from looptool.tools.calls import ToolCall
+from looptool.tools.patterns import UncheckablePatternError
 from looptool.tools.spec import ArgumentValidator, ToolIndex, ToolSpec, tool_index
 
 REASONS = (
@@ -31,6 +34,7 @@ REASONS = (
     "wrong_type",
     "enum_violation",
     "schema_violation",
+    "uncheckable_pattern",
 )
 
 _KEYWORD_REASON = {
@@ -95,7 +99,10 @@ def validate_call(call: ToolCall | dict, tools: Iterable[Any] | Mapping[str, Any
         else:
             continue
         for error in validator.iter_errors(value):
-            reason = _KEYWORD_REASON.get(str(error.validator), "schema_violation")
+            if isinstance(error, UncheckablePatternError):
+                reason = "uncheckable_pattern"
+            else:
+                reason = _KEYWORD_REASON.get(str(error.validator), "schema_violation")
             where = _path(name, error.absolute_path)
             issues.append(CallIssue(reason, f"{call.name}: argument {where}: {error.message}", call.name, where))
     return issues

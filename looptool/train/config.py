@@ -4,7 +4,8 @@ Why one model for both backends: the GRPO hyper-parameters (paper Table 6) are t
 verl runs them on a GPU cluster or TRL on one CPU node; only the resource layout differs. So the
 shared knobs live in `GRPOSettings`, and `VerlSettings` / `TrlSettings` hold what is specific to
 each trainer. Hardware layouts are presets (`8gpu`, `4x8gpu`): a preset fills the resource
-fields the user did not set, and anything set explicitly wins.
+fields the user did not set, and anything set explicitly wins. The presets use Table 6's rollout
+memory share (0.7); their parallelism is our choice (the paper gives hyper-parameters only).
 
 Cross-field rules that would otherwise only fail hours later inside a GPU worker (batch sizes that
 do not divide, tensor-parallel size vs GPU count) are checked here, at config load, by the same
@@ -32,7 +33,7 @@ VERL_PRESETS: dict[str, dict[str, Any]] = {
         "nnodes": 1,
         "n_gpus_per_node": 8,
         "tensor_parallel_size": 2,
-        "gpu_memory_utilization": 0.6,
+        "gpu_memory_utilization": 0.7,
         "ppo_micro_batch_size_per_gpu": 4,
         "log_prob_micro_batch_size_per_gpu": 8,
         "param_offload": False,
@@ -42,7 +43,7 @@ VERL_PRESETS: dict[str, dict[str, Any]] = {
         "nnodes": 4,
         "n_gpus_per_node": 8,
         "tensor_parallel_size": 8,
-        "gpu_memory_utilization": 0.6,
+        "gpu_memory_utilization": 0.7,
         "ppo_micro_batch_size_per_gpu": 1,
         "log_prob_micro_batch_size_per_gpu": 4,
         "param_offload": True,
@@ -60,7 +61,11 @@ class GRPOSettings(BaseModel):
 
     learning_rate: float = Field(1e-6, gt=0)
     train_batch_size: int = Field(128, ge=1, description="prompts per training step")
-    mini_batch_size: int = Field(128, ge=1, description="prompts per optimizer update")
+    mini_batch_size: int = Field(
+        128, ge=1,
+        description='prompts per optimizer update: Table 6 "rollout mini batch size" (verl actor.ppo_mini_batch_size, in prompts; '
+        "verl multiplies it by the rollout count itself)",
+    )
     rollouts_per_prompt: int = Field(16, ge=2, description="GRPO group size")
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
@@ -109,6 +114,14 @@ class VerlSettings(BaseModel):
     save_hf_model: bool = Field(
         True, description="also save HF weights in each checkpoint (no merge step needed)"
     )
+    # Paper Table 6: save and validate once per epoch, validation batch 128. verl counts both in
+    # steps, so the launch turns "once per epoch" into (training rows // train_batch_size) steps.
+    save_per_epoch: bool = Field(True, description="checkpoint once per epoch (Table 6); false: every train.grpo.save_freq steps")
+    validate_per_epoch: bool = Field(True, description="validate once per epoch (Table 6); false: no validation")
+    val_file: Path | None = Field(
+        None, description="validation parquet (verl format); default: the iteration's training file"
+    )
+    val_batch_size: int = Field(128, ge=1, description="prompts per validation batch (Table 6)")
     project_name: str = "looptool"
     experiment_name: str | None = None
     loggers: list[str] = Field(default_factory=lambda: ["console"])

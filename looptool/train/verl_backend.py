@@ -73,19 +73,31 @@ def build_overrides(
     checkpoint_dir: Path,
     experiment_name: str,
     val_file: Path | None = None,
+    train_rows: int | None = None,
 ) -> list[str]:
-    """The Hydra overrides for `python -m verl.trainer.main_ppo`, in a stable order."""
+    """The Hydra overrides for `python -m verl.trainer.main_ppo`, in a stable order.
+
+    `train_rows` (default: counted in `train_file`) turns Table 6's "save and validate once per
+    epoch" into verl's step counts: verl drops the last partial batch, so an epoch is
+    rows // train_batch_size steps."""
     g, v = settings.grpo, settings.verl
     use_kl = g.kl_loss_coef > 0
     save_contents = ["model", "optimizer", "extra"] + (["hf_model"] if v.save_hf_model else [])
+    if train_rows is None:
+        from looptool.train.parquet import count_rows
+
+        train_rows = count_rows(train_file)
+    steps_per_epoch = max(1, train_rows // g.train_batch_size)
+    val = val_file or (Path(v.val_file).expanduser().resolve() if v.val_file is not None else train_file)
     pairs: list[tuple[str, Any]] = [
         ("algorithm.adv_estimator", "grpo"),
         ("algorithm.norm_adv_by_std_in_grpo", True),
         ("algorithm.use_kl_in_reward", False),
         ("data.train_files", str(train_file)),
-        # Validation is off (test_freq=-1) but verl still builds the val dataset from this path.
-        ("data.val_files", str(val_file or train_file)),
+        # verl builds a validation dataset even when validation is off (test_freq=-1).
+        ("data.val_files", str(val)),
         ("data.train_batch_size", g.train_batch_size),
+        ("data.val_batch_size", v.val_batch_size),
         ("data.max_prompt_length", g.max_prompt_length),
         ("data.max_response_length", g.max_response_length),
         ("data.filter_overlong_prompts", True),
@@ -123,9 +135,9 @@ def build_overrides(
         ("trainer.experiment_name", experiment_name),
         ("trainer.default_local_dir", str(checkpoint_dir)),
         ("trainer.resume_mode", "auto"),
-        ("trainer.save_freq", g.save_freq),
+        ("trainer.save_freq", steps_per_epoch if v.save_per_epoch else g.save_freq),
         ("trainer.max_actor_ckpt_to_keep", g.keep_checkpoints),
-        ("trainer.test_freq", -1),
+        ("trainer.test_freq", steps_per_epoch if v.validate_per_epoch else -1),
         ("trainer.val_before_train", False),
         ("trainer.total_epochs", g.epochs),
         ("trainer.nnodes", v.nnodes),

@@ -44,7 +44,7 @@ def test_good_config_loads_with_role_cards_and_prompts(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, GOOD))
     assert loaded.config.roles["judge"].endpoints == ["a", "b"]
     assert set(loaded.cards["judge"].tasks) == {"verify_step", "label_verdict"}
-    assert "$input_json" not in loaded.prompts["judge"]["verify_step"].render({"input_json": "{}"})[1]["content"]
+    assert "$input_json" not in loaded.prompts["judge"]["verify_step"].render({"input_json": "{}", "current_time": "2024-05-01, Wednesday"})[1]["content"]
     assert loaded.run_dir == (tmp_path / "runs/t").resolve()
 
 

@@ -35,7 +35,12 @@ def recorded_checkpoint(tmp_path: Path) -> Path:
 
 
 def loop_config(tmp_path: Path, *, dialogs: int = 40, iterations: int = 2, label_noise: float = 0.3, policy_errors: float = 0.3,
-                first_size: int = 60, dataset_size: int | None = None, extra: str = "", latency_ms: float = 0) -> Path:
+                first_size: int | None = 60, dataset_size: int | None = None, extra: str = "", latency_ms: float = 0) -> Path:
+    # The simulator plays the policy: a fixed endpoint, so probing it must be asked for explicitly.
+    if "[loop.probe]" in extra:
+        extra = extra.replace("[loop.probe]", "[loop.probe]\nfixed_endpoint = true", 1)
+    else:
+        extra = "[loop.probe]\nfixed_endpoint = true\n" + extra
     text = f"""
 [run]
 name = "loop"
@@ -89,7 +94,7 @@ concurrency = 32
 judge = false   # rule tier only: well-formed wrong labels survive, as they do past real judges
 
 [loop.compose]
-first_iteration_size = {first_size}
+{f"first_iteration_size = {first_size}" if first_size else ""}
 {f"dataset_size = {dataset_size}" if dataset_size else ""}
 {extra}
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 import anyio
@@ -108,18 +109,42 @@ def test_trainer_chain_and_report(finished_run) -> None:
         assert f"iter_02/{stage}" in manifest["stages"]
 
 
-def test_no_jglv_ablation_never_touches_labels(tmp_path: Path) -> None:
-    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, extra="[loop.ablations]\nno_jglv = true\nno_edde = true\nno_high_ppl = true")
+def test_without_jglv_ablation_never_calls_the_judge_nor_touches_labels(tmp_path: Path) -> None:
+    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, extra="[loop.ablations]\nwithout_jglv = true")
     trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
     anyio.run(lambda: run_all(load_config(config), trainer=trainer))
     run = tmp_path / "run"
+    probes = read_jsonl(run / "iter_01/probe/results.jsonl")
     verdicts = read_jsonl(run / "iter_01/judge/verdicts.jsonl")
-    assert verdicts and all(v["verdict"] == "PRED_WRONG" and v["ablation"] == "no_jglv" for v in verdicts)
+    assert {v["id"] for v in verdicts} == {p["id"] for p in probes if not p["matched"]}, "every mismatch is an error seed"
+    assert verdicts and all(v["verdict"] == "PRED_WRONG" and v["ablation"] == "without_jglv" for v in verdicts)
     judge_stats = read_json(run / "stats/iter_01__judge.json")
     assert judge_stats["total"]["requests"] == 0
+    d1 = {s.id: s for s in samples(run / "iter_01/dataset/dataset.jsonl")}
     d2 = samples(run / "iter_02/dataset/dataset.jsonl")
-    assert not [s for s in d2 if s.provenance.bucket in ("EE", "HPPL")]
     assert not [s for s in d2 if s.provenance.origin == "label_fix"]
+    for sample in d2:
+        if sample.id in d1:
+            assert sample.label_calls == d1[sample.id].label_calls and sample.label_text == d1[sample.id].label_text
+
+
+def test_a_policy_endpoint_the_loop_does_not_serve_is_a_config_error(tmp_path: Path) -> None:
+    from looptool.errors import ConfigError
+
+    config = loop_config(tmp_path, dialogs=4, iterations=1, first_size=2)
+    config.write_text(config.read_text().replace("fixed_endpoint = true", "fixed_endpoint = false"))
+    trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
+    with pytest.raises(ConfigError) as error:
+        anyio.run(lambda: run_all(load_config(config), trainer=trainer))
+    assert error.value.key == "roles.policy" and "fixed_endpoint" in str(error.value)
+    assert not (tmp_path / "run/seed").exists(), "nothing runs before the configuration is fixed"
+
+
+def test_every_probe_result_records_the_model_that_answered(finished_run) -> None:
+    run, _, _ = finished_run
+    results = read_jsonl(run / "iter_01/probe/results.jsonl")
+    assert results and all(r["endpoint"] == "policy" and r["model"] == "sim-policy" for r in results)
+    assert read_json(run / "manifest.json")["stages"]["iter_01/probe"]["counts"]["fixed_endpoint"] is True
 
 
 def test_status_lists_stages_in_pipeline_order(finished_run, capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,3 +157,26 @@ def test_status_lists_stages_in_pipeline_order(finished_run, capsys: pytest.Capt
     assert positions == sorted(positions)
     assert "next: finished" in out
     assert "D_SEED_NEW=" in out
+
+
+@pytest.mark.parametrize("ablation", ["error_seed_repetition", "remove_edde"])
+def test_d_ee_ablations_ask_no_generator_and_compose_their_replacement(tmp_path: Path, ablation: str) -> None:
+    config = loop_config(tmp_path, dialogs=30, iterations=1, first_size=20, dataset_size=40, extra=f"[loop.ablations]\n{ablation} = true")
+    trainer = RecordedCheckpointTrainer(recorded_checkpoint(tmp_path))
+    anyio.run(lambda: run_all(load_config(config), trainer=trainer))
+    run = tmp_path / "run"
+    assert "generator" not in read_json(run / "stats/iter_01__expand.json").get("roles", {})
+    seeds = {v["id"] for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl") if v["verdict"] in ("PRED_WRONG", "LABEL_WRONG")}
+    assert seeds, "the policy's injected errors give error seeds"
+    d2 = samples(run / "iter_02/dataset/dataset.jsonl")
+    composition = read_json(run / "iter_01/compose/composition.json")
+    assert composition["D_EE"] == 0 and composition["ablation"] == ablation
+    copies = [s for s in d2 if s.provenance.selection == "error_seed_repetition"]
+    if ablation == "remove_edde":
+        assert not copies
+        return
+    assert copies, "the near-duplicate filter must not delete the repetitions"
+    assert {c.provenance.parent_id for c in copies} <= seeds and all("~rep" in c.id for c in copies)
+    per_parent = Counter(c.provenance.parent_id for c in copies)
+    assert max(per_parent.values()) <= 4, "k = 4 repetitions per error seed at most"
+    assert all(c.provenance.bucket == "ES" for c in copies)

@@ -110,6 +110,7 @@ CASES: list[tuple[str, Callable[[dict], None], set[str]]] = [
     ("default_outside_enum", _set(f"{P}/room_type/default", "penthouse"), {"invalid_schema"}),
     ("default_wrong_type", _set(f"{P}/guests/default", "two"), {"invalid_schema"}),
     ("pattern_does_not_compile", _set(f"{P}/city/pattern", "[a-"), {"invalid_schema"}),
+    ("pattern_needs_backtracking", _set(f"{P}/city/pattern", r"^(\w)\1$"), {"unsafe_pattern"}),
     ("bad_keyword_value", _set(f"{P}/guests/minimum", "one"), {"invalid_schema"}),
     ("unknown_top_level_key", _set("examples", []), {"invalid_schema"}),
     ("required_not_a_list", _set("parameters/required", "city"), {"invalid_schema"}),

@@ -82,4 +82,4 @@ def test_raw_tool_dicts_are_accepted_and_messages_name_the_argument():
 
 def test_reason_codes_are_the_documented_set():
     assert set(REASONS) == {"unknown_tool", "missing_required", "unknown_argument", "wrong_type",
-                            "enum_violation", "schema_violation"}
+                            "enum_violation", "schema_violation", "uncheckable_pattern"}

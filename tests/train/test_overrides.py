@@ -16,6 +16,7 @@ def _overrides(settings: TrainSettings, tmp_path: Path) -> dict[str, str]:
         reward_file=tmp_path / "reward_fn.py",
         checkpoint_dir=tmp_path / "checkpoints",
         experiment_name="iter_1",
+        train_rows=1000,
     )
     keys = [item.split("=", 1)[0] for item in items]
     assert len(keys) == len(set(keys)), "an override key appears twice"
@@ -43,6 +44,30 @@ def test_paper_preset_overrides(tmp_path):
     # A path with a space must be quoted for Hydra's grammar.
     assert o["actor_rollout_ref.model.path"] == f"'{tmp_path / 'init model'}'"
     assert "trainer.total_training_steps" not in o and "ray_kwargs.ray_init.num_cpus" not in o
+    # Table 6: rollout memory 0.7; save and validate once per epoch (1000 rows // 128 = 7 steps); val batch 128
+    assert o["actor_rollout_ref.rollout.gpu_memory_utilization"] == "0.7"
+    assert o["trainer.save_freq"] == o["trainer.test_freq"] == "7" and o["data.val_batch_size"] == "128"
+    assert o["data.val_files"] == str(tmp_path / "train.parquet")
+
+
+def test_validation_set_and_per_epoch_switches(tmp_path):
+    held_out = tmp_path / "val.parquet"
+    s = TrainSettings(verl={"val_file": str(held_out), "val_batch_size": 64, "save_per_epoch": False, "validate_per_epoch": False},
+                      grpo={"save_freq": 9})
+    items = build_overrides(s, train_file=tmp_path / "t.parquet", model_path=tmp_path / "m", reward_file=tmp_path / "r.py",
+                            checkpoint_dir=tmp_path / "c", experiment_name="x", train_rows=300)
+    o = dict(i.split("=", 1) for i in items)
+    assert o["data.val_files"] == str(held_out) and o["data.val_batch_size"] == "64"
+    assert o["trainer.save_freq"] == "9" and o["trainer.test_freq"] == "-1"
+
+
+def test_an_epoch_is_counted_in_the_parquet_file_when_rows_are_not_given(tmp_path, monkeypatch):
+    import looptool.train.parquet as parquet
+
+    monkeypatch.setattr(parquet, "count_rows", lambda path: 515)
+    items = build_overrides(TrainSettings(grpo={"train_batch_size": 64, "mini_batch_size": 64}), train_file=tmp_path / "t.parquet",
+                            model_path=tmp_path / "m", reward_file=tmp_path / "r.py", checkpoint_dir=tmp_path / "c", experiment_name="x")
+    assert dict(i.split("=", 1) for i in items)["trainer.save_freq"] == "8", "verl drops the last partial batch: 515 // 64"
 
 
 def test_layout_preset_kl_and_caps(tmp_path):
@@ -52,7 +77,7 @@ def test_layout_preset_kl_and_caps(tmp_path):
         grpo={"kl_loss_coef": 0.001, "max_steps": 10},
     )
     items = build_overrides(s, train_file=tmp_path / "t.parquet", model_path=tmp_path / "m",
-                            reward_file=tmp_path / "r.py", checkpoint_dir=tmp_path / "c", experiment_name="x")
+                            reward_file=tmp_path / "r.py", checkpoint_dir=tmp_path / "c", experiment_name="x", train_rows=512)
     o = dict(i.split("=", 1) for i in items)
     assert (o["trainer.nnodes"], o["actor_rollout_ref.rollout.tensor_model_parallel_size"]) == ("4", "8")
     assert o["actor_rollout_ref.actor.fsdp_config.param_offload"] == "true"

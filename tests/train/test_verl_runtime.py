@@ -78,6 +78,10 @@ def test_paper_overrides_compose_and_validate_in_verl(samples, preset, require_r
     assert out["rollout_name"] == "vllm" and out["gpu_memory_utilization"] == v.gpu_memory_utilization
     assert out["param_offload"] is v.param_offload
     assert out["reward_path"] == str(tmp_path / "reward_fn.py") and out["reward_name"] == "compute_score"
+    # Table 6: rollout memory 0.7, save and validate once per epoch (verl counts steps), val batch 128.
+    assert out["gpu_memory_utilization"] == 0.7 and out["val_batch_size"] == 128
+    epoch = max(1, len(samples) // g.train_batch_size)
+    assert out["save_freq"] == out["test_freq"] == epoch and out["val_files"] == str(tmp_path / "train.parquet")
     assert out["save_contents"] == ["model", "optimizer", "extra", "hf_model"]
     assert out["default_local_dir"] == str(tmp_path / "checkpoints") and out["resume_mode"] == "auto"
 

@@ -82,6 +82,10 @@ def check_compose(args: dict) -> dict:
         "resume_mode": c["trainer"]["resume_mode"],
         "logger": c["trainer"]["logger"],
         "param_offload": a["fsdp_config"]["param_offload"],
+        "val_files": c["data"]["val_files"],
+        "val_batch_size": c["data"]["val_batch_size"],
+        "save_freq": c["trainer"]["save_freq"],
+        "test_freq": c["trainer"]["test_freq"],
     }
 
 
