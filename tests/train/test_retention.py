@@ -74,3 +74,17 @@ def test_zero_spread_warning_only_when_every_step_had_none():
     assert "\n" not in text and 'Try train.warm_start = "sft"' in text
     warmed = zero_spread_warning({"no_spread_all_steps": True, "steps": 1, "warm_start": {"steps": 30}})
     assert "Try a longer warm start ([train.sft])" in warmed
+
+
+def test_what_is_kept_may_change_on_resume_but_the_warm_start_may_not():
+    from looptool.config.stage_keys import config_conflicts
+
+    old = {"train": {"keep_trainer_checkpoints": False, "keep_iteration_models": False, "warm_start": "sft",
+                     "sft": {"save_freq": 200, "learning_rate": 1e-5}}}
+    new = {"train": {"keep_trainer_checkpoints": True, "keep_iteration_models": True, "warm_start": "sft",
+                     "sft": {"save_freq": 5, "learning_rate": 1e-5}}}
+    assert config_conflicts(old, new, {"iter_01/train"})[1] == []
+    new["train"]["sft"]["learning_rate"] = 1e-4
+    new["train"]["warm_start"] = "none"
+    conflicts = config_conflicts(old, new, {"iter_01/train"})[1]
+    assert sorted(c.split(":")[0] for c in conflicts) == ["train.sft.learning_rate", "train.warm_start"]
