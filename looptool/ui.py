@@ -119,8 +119,9 @@ class ProgressReporter:
     def line(self) -> str:
         total = "?" if self.total is None else str(self.total)
         eta = self.eta_s()
-        eta_text = "?" if eta is None else f"{eta:.0f}s"
-        return f"{self.label}: {self.done}/{total} done, {self.rate:.2f}/s, ETA {eta_text}"
+        eta_text = "?" if eta is None else elapsed_text(eta)
+        rate = f"{self.rate:.2f}/s" if self.rate >= 0.1 else f"{self.rate * 60:.1f}/min"
+        return f"{self.label}: {self.done}/{total} done, {rate}, ETA {eta_text}"
 
     def _print(self, line: str) -> None:
         console.print(line, markup=False)

@@ -176,3 +176,10 @@ def test_a_server_that_never_starts_is_one_error_line_not_a_traceback(monkeypatc
     text = recorded.export_text()
     assert text.startswith("error vLLM server 'smollm2' (pid 1) was not ready within 600 s; log [x]/vllm.log")
     assert "Traceback" not in text
+
+
+def test_slow_progress_reads_per_minute_with_a_readable_eta():
+    progress = ui.ProgressReporter("API synthesis", 12)
+    progress._started -= 600  # one unit done in 10 minutes
+    progress.advance()
+    assert progress.line() == "API synthesis: 1/12 done, 0.1/min, ETA 1 h 50 min"
