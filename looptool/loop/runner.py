@@ -29,6 +29,7 @@ from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.session import EngineSession
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, iteration_key, read_json
+from looptool.train.retention import prune_iteration_models
 from looptool.ui import console, print_stage_summary
 from looptool.units import StageRun, run_units
 
@@ -161,9 +162,10 @@ class LoopRunner:
             return Path(info["model_dir"])
         with StageRun(self.store, key) as stage:
             init = await self.init_model(iteration)
-            result = await self.trainer(self.config.train, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
+            settings = self.config.train.for_iteration(iteration, self.loaded.base_dir)
+            result = await self.trainer(settings, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
             metrics = dict(result.metrics)
-            counts = {k: metrics.get(k) for k in ("backend", "steps", "reward_mean", "loss", "step_time_s", "wall_s") if k in metrics}
+            counts = result.stage_counts()
             stage.finish(counts=counts, model_dir=str(result.model_dir), metrics=metrics)
         print_stage_summary(f"iteration {iteration}: training", counts)
         return Path(result.model_dir)
@@ -336,6 +338,7 @@ class LoopRunner:
         for iteration in range(1, self.config.run.iterations + 1):
             self.store.mark_progress(f"iteration {iteration}")
             model_dir = await self.train(iteration)
+            prune_iteration_models(self.store.root, iteration, self.config.train, console)
             if self.needs_policy(iteration):
                 async with self.policy(iteration, model_dir) as (caller, client):
                     await self.probe(iteration, caller, client)

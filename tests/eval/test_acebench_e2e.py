@@ -230,6 +230,7 @@ async def test_loop_stage_runs_once_per_iteration_and_feeds_the_curve(bench: Ace
     # The loop's per-iteration row (table and plot) carries the curve next to BFCL's.
     stages = store.manifest()["stages"]
     stages["iter_01/dataset"] = {"counts": {}}
+    stages["iter_01/train"] = {"counts": {}}
     assert iteration_row(stages, 1)["acebench_overall"] == first["overall"]
     assert iteration_row(stages, 1)["acebench_strict_overall"] == first["strict_overall"]
 
