@@ -14,9 +14,10 @@ from pathlib import Path
 
 import anyio
 
+from rich.markup import escape
+
 from looptool.errors import ConfigError, LoopToolError
 from looptool.ui import console
-from rich.markup import escape
 
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
 
@@ -30,11 +31,15 @@ def command(name: str, help_text: str):
 
 
 def _config_arg(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    from looptool.presets import presets_help
+
     parser.add_argument(
         "config",
         nargs=None if required else "?",
-        help="run config (TOML); omitted: the embedded quickstart (local vLLM CPU + TRL)" if not required else "run config (TOML)",
+        help="run config (TOML) or a preset name; omitted: the embedded quickstart (local vLLM CPU + TRL)" if not required else "run config (TOML)",
     )
+    parser.epilog = presets_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def load(config_arg: str | None):
@@ -117,13 +122,17 @@ command("check", "validate a run config (and its role cards and prompts) without
 
 # -- status ------------------------------------------------------------------------------------
 def _status_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", help="run directory")
+    from looptool.presets import presets_help
+
+    parser.add_argument("run", nargs="?", help="run directory, config file or preset name; omitted: the quickstart's run directory")
+    parser.epilog = presets_help()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
 def _status_run(args: argparse.Namespace) -> int:
-    from looptool.status import print_status
+    from looptool.status import print_status, resolve_run_dir
 
-    return print_status(Path(args.run_dir))
+    return print_status(resolve_run_dir(args.run))
 
 
 command("status", "show which stages of a run are finished and what they produced")((_status_args, _status_run))
@@ -195,9 +204,20 @@ def _single(error: BaseException) -> BaseException:
     return error
 
 
+def _is_engine_error(error: BaseException) -> bool:
+    """Runtime errors the engine raises on purpose with a complete message (no traceback needed)."""
+    from looptool.llm.vllm_server import VLLMServerError
+    from looptool.models import ModelBuildError, RuntimeMissingError
+
+    return isinstance(error, (VLLMServerError, ModelBuildError, RuntimeMissingError))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help (0) or a usage error (2): a return code, never an exception
+        return stop.code if isinstance(stop.code, int) else 2
     if not args.command:
         parser.print_help()
         return 2
@@ -208,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]config error[/red] {escape(str(error))}")
         return 2
     except LoopToolError as error:
+        console.print(f"[red]error[/red] {escape(str(error))}")
+        return 1
+    except RuntimeError as error:
+        if not _is_engine_error(error):
+            raise
         console.print(f"[red]error[/red] {escape(str(error))}")
         return 1
     except OSError as error:  # the file system refused (disk full, read-only, permissions)

@@ -68,11 +68,13 @@ def _train_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from looptool.train.runner import run_training
-    from looptool.ui import console
+    from looptool.ui import console, print_stage_summary
 
     loaded = load(args.config)
-    result = run_async(lambda: run_training(loaded.config.train, Path(args.dataset), Path(args.init_model), Path(args.work_dir), console=console))
-    console.print(f"trained model: {result.model_dir}")
+    settings = loaded.config.train.with_paths(loaded.base_dir)  # one stage: the warm start applies whenever configured
+    result = run_async(lambda: run_training(settings, Path(args.dataset), Path(args.init_model), Path(args.work_dir), console=console))
+    print_stage_summary("training", result.stage_counts())
+    console.print(f"trained model: {result.model_dir}", markup=False)
     return 0
 
 
@@ -91,4 +93,4 @@ def _eval_run(args: argparse.Namespace) -> int:
     return run(args)
 
 
-command("eval", "evaluate a served model on benchmarks (BFCL offline categories)")((_eval_args, _eval_run))
+command("eval", "evaluate a served model on benchmarks (BFCL offline categories, ACEBench)")((_eval_args, _eval_run))

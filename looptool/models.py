@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from looptool.paths import data_dir, looptool_home, runtime_python
@@ -34,6 +35,7 @@ MODEL_SCRIPTS: dict[str, str] = {
 SHARED_INPUTS = ("tool_chat_template.jinja",)
 BUILD_RECORD = "looptool-build.json"
 BUILD_TIMEOUT_S = 1800.0
+_PROGRESS_EVERY_S = 15.0
 _LOG_TAIL_LINES = 40
 
 
@@ -95,24 +97,10 @@ def ensure_model(name: str) -> Path:
         log = staging / "build.log"
         env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
         with open(log, "wb") as log_file:
-            try:
-                done = subprocess.run(
-                    [str(python), str(script), str(out)],
-                    check=False,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    timeout=BUILD_TIMEOUT_S,
-                )
-            except subprocess.TimeoutExpired:
-                raise ModelBuildError(
-                    f"building model {name!r} with {script} did not finish within {BUILD_TIMEOUT_S:.0f} s; "
-                    f"last output:\n{_tail(log)}"
-                ) from None
-        if done.returncode != 0 or not (out / "config.json").is_file():
+            returncode = _run_build(name, [str(python), str(script), str(out)], log_file, env, log)
+        if returncode != 0 or not (out / "config.json").is_file():
             raise ModelBuildError(
-                f"building model {name!r} with `{python} {script} {out}` failed (exit {done.returncode}); "
+                f"building model {name!r} with `{python} {script} {out}` failed (exit {returncode}); "
                 f"last output:\n{_tail(log)}"
             )
         shutil.copyfile(log, out / "looptool-build.log")
@@ -128,6 +116,33 @@ def ensure_model(name: str) -> Path:
         return target
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _run_build(name: str, argv: list[str], log_file, env: dict[str, str], log: Path) -> int:  # noqa: ANN001
+    """Run a build script, saying what is happening every 15 s: a build can take minutes."""
+    from looptool.ui import console, elapsed_text
+
+    what = f"model {name}: building it once into {model_dir(name)} ({Path(argv[1]).name})"
+    console.print(f"{what} ...", markup=False)
+    started = time.monotonic()
+    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    while True:
+        try:
+            returncode = process.wait(timeout=_PROGRESS_EVERY_S)
+            break
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            if elapsed >= BUILD_TIMEOUT_S:
+                process.kill()
+                process.wait()
+                raise ModelBuildError(
+                    f"building model {name!r} with {argv[1]} did not finish within {BUILD_TIMEOUT_S:.0f} s; "
+                    f"last output:\n{_tail(log)}"
+                ) from None
+            console.print(f"model {name}: building, {elapsed_text(elapsed)} elapsed", markup=False)
+    console.print(f"model {name}: {'built' if returncode == 0 else 'build failed'} after "
+                  f"{elapsed_text(time.monotonic() - started)}", markup=False)
+    return returncode
 
 
 def _fingerprint(script: Path) -> str:

@@ -3,6 +3,7 @@
     looptool eval bfcl run.toml --endpoint vllm_policy --format native --limit 20
     looptool eval bfcl run.toml                     # the endpoint(s) of role "policy"
     looptool eval bfcl-selfcheck --format native    # the evaluator against BFCL's own ground truth
+    looptool eval acebench run.toml --endpoint vllm_policy   # ACEBench (looptool.eval.acebench_command)
 
 The output folder (default `<run dir>/eval/bfcl/<endpoint or role>-<format>`) holds the
 per-item results and the score table; running the same command again resumes an interrupted
@@ -59,6 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--categories", default="all", help="comma-separated categories or groups (default all)")
     check.add_argument("--limit", type=int, help="first N items of each category")
     check.add_argument("--bfcl-python", help="interpreter of the bfcl runtime (default: the 'bfcl' runtime env)")
+    add_acebench_arguments(benchmarks)
+
+
+def add_acebench_arguments(benchmarks: argparse._SubParsersAction) -> None:
+    from looptool.eval.acebench_command import add_arguments as add_acebench
+
+    add_acebench(benchmarks)
 
 
 def with_endpoint_as_policy(loaded: LoadedConfig, endpoint: str) -> LoadedConfig:
@@ -118,8 +126,12 @@ def run(args: argparse.Namespace) -> int:
     """Run the selected benchmark; returns the process exit code."""
     if args.benchmark == "bfcl-selfcheck":
         return _selfcheck(args)
+    if args.benchmark in ("acebench", "acebench-selfcheck"):
+        from looptool.eval.acebench_command import run_acebench
+
+        return run_acebench(args)
     if args.benchmark != "bfcl":
-        raise ConfigError("looptool eval", args.benchmark, "unknown benchmark; available: bfcl, bfcl-selfcheck")
+        raise ConfigError("looptool eval", args.benchmark, "unknown benchmark; available: bfcl, bfcl-selfcheck, acebench, acebench-selfcheck")
     from looptool.cli import load
     from looptool.eval.bfcl import evaluate_bfcl
     from looptool.session import EngineSession

@@ -222,7 +222,11 @@ class VLLMServer:
             _write_pid_file(self.pid_file, self._pid_record(python))
         try:
             with anyio.move_on_after(spec.startup_timeout_s) as scope:
-                await self._wait_ready()
+                from looptool.ui import waiting
+
+                async with waiting(f"vLLM server {spec.served_model_name!r}: starting",
+                                   detail=f"pid {self.pid}, log {self.log_path}"):
+                    await self._wait_ready()
             if scope.cancelled_caught:
                 raise VLLMServerError(
                     f"vLLM server {spec.served_model_name!r} (pid {self.pid}) was not ready within "

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from looptool.eval.acebench_settings import AceBenchEvalSettings
 from looptool.eval.settings import BfclEvalSettings
 
 
@@ -144,6 +145,8 @@ class AblationSettings(_Strict):
 class EvalSettings(_Strict):
     bfcl_each_iteration: bool = Field(False, description="score the policy on BFCL after each iteration (needs the bfcl runtime)")
     bfcl: BfclEvalSettings = Field(default_factory=BfclEvalSettings)
+    acebench_each_iteration: bool = Field(False, description="score the policy on ACEBench after each iteration (agent_multi_turn uses the 'user' role)")
+    acebench: AceBenchEvalSettings = Field(default_factory=AceBenchEvalSettings)
 
 
 class LoopSettings(_Strict):

@@ -30,6 +30,7 @@ from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.session import EngineSession
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, iteration_key, read_json
+from looptool.train.retention import prune_iteration_models
 from looptool.ui import console, print_stage_summary
 from looptool.units import StageRun, run_units
 
@@ -162,9 +163,10 @@ class LoopRunner:
             return Path(info["model_dir"])
         with StageRun(self.store, key) as stage:
             init = await self.init_model(iteration)
-            result = await self.trainer(self.config.train, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
+            settings = self.config.train.for_iteration(iteration, self.loaded.base_dir)
+            result = await self.trainer(settings, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
             metrics = dict(result.metrics)
-            counts = {k: metrics.get(k) for k in ("backend", "steps", "reward_mean", "loss", "step_time_s", "wall_s") if k in metrics}
+            counts = result.stage_counts()
             stage.finish(counts=counts, model_dir=str(result.model_dir), metrics=metrics)
         print_stage_summary(f"iteration {iteration}: training", counts)
         return Path(result.model_dir)
@@ -314,19 +316,27 @@ class LoopRunner:
         return await self.stage(key, f"iteration {iteration}: composition of D_{iteration + 1}", body)
 
     async def evaluate(self, iteration: int, client: LLMClient) -> dict[str, Any] | None:
-        """BFCL after the iteration (optional); the stage records its own headline in the manifest."""
-        if not self.settings.eval.bfcl_each_iteration:
-            return None
-        from looptool.eval.stage import run_bfcl_stage
+        """BFCL and ACEBench after the iteration (each optional); each stage records its own headline
+        in the manifest. Returns BFCL's headline (None when BFCL is off)."""
+        headline = None
+        if self.settings.eval.bfcl_each_iteration:
+            from looptool.eval.stage import run_bfcl_stage
 
-        headline = await run_bfcl_stage(self.store, client, iteration, self.settings.eval.bfcl)
-        print_stage_summary(f"iteration {iteration}: BFCL", {k: v for k, v in headline.items()})
+            headline = await run_bfcl_stage(self.store, client, iteration, self.settings.eval.bfcl)
+            print_stage_summary(f"iteration {iteration}: BFCL", {k: v for k, v in headline.items()})
+        if self.settings.eval.acebench_each_iteration:
+            from looptool.eval.acebench_stage import run_acebench_stage
+
+            ace = await run_acebench_stage(self.store, client, iteration, self.settings.eval.acebench, user_client=self.session.client)
+            print_stage_summary(f"iteration {iteration}: ACEBench", {k: v for k, v in ace.items() if k in ("overall", "strict_overall")})
         return headline
 
     def needs_policy(self, iteration: int) -> bool:
+        from looptool.eval.acebench_stage import STAGE as ACEBENCH_STAGE
         from looptool.eval.stage import STAGE as EVAL_STAGE
 
         stages = [gcp.STAGE] + ([EVAL_STAGE] if self.settings.eval.bfcl_each_iteration else [])
+        stages += [ACEBENCH_STAGE] if self.settings.eval.acebench_each_iteration else []
         return any(not self.store.is_finished(self.key(iteration, s)) for s in stages)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -335,6 +345,7 @@ class LoopRunner:
         for iteration in range(1, self.config.run.iterations + 1):
             self.store.mark_progress(f"iteration {iteration}")
             model_dir = await self.train(iteration)
+            prune_iteration_models(self.store.root, iteration, self.config.train, console)
             if self.needs_policy(iteration):
                 async with self.policy(iteration, model_dir) as (caller, client):
                     await self.probe(iteration, caller, client)

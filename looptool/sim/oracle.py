@@ -13,7 +13,10 @@ either their names or, stricter, full specs (name + JSON Schema `parameters`, co
 looptool.tools.spec normalisation), as a set, with `.` and `_` in names treated alike so one
 table serves both the paper format and native tools (where dots are renamed). A request is
 looked up by specs first, then by names. Once the assistant has answered after the last user
-message (it called and got results), the turn is over and the oracle replies with plain text.
+message (it called and got results), the turn is over and the oracle replies with plain text,
+unless the table has a row for that step: `step` counts the assistant messages since the last
+user message, so an agent that works alone (call, result, next call) can be answered step by
+step (ACEBench's agent_multi_step).
 With the model's `wrong_call_rate`, an answer's calls are perturbed (looptool.sim.responder's
 wrong-call model), which is how a "wrong model" is simulated.
 
@@ -54,6 +57,7 @@ class OracleRow(BaseModel):
     tools: list[str] | list[dict[str, Any]]
     calls: list[dict[str, Any]] | None = None
     text: str | None = None
+    step: int = 0
 
 
 def _norm_name(name: str) -> str:
@@ -67,12 +71,13 @@ def _signature(tool: str | dict[str, Any]) -> str:
                       sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def oracle_key(user_messages: list[str], tools: list[str] | list[dict[str, Any]]) -> str:
-    """Key of a request: its user messages and its tools (names, or name + parameters specs)."""
-    canonical = json.dumps(
-        {"user": list(user_messages), "tools": sorted({_signature(t) for t in tools})},
-        ensure_ascii=False, separators=(",", ":"),
-    )
+def oracle_key(user_messages: list[str], tools: list[str] | list[dict[str, Any]], step: int = 0) -> str:
+    """Key of a request: its user messages, its tools (names, or name + parameters specs) and
+    how many assistant messages followed the last user message."""
+    key: dict[str, Any] = {"user": list(user_messages), "tools": sorted({_signature(t) for t in tools})}
+    if step:
+        key["step"] = step
+    canonical = json.dumps(key, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -99,7 +104,7 @@ def _load(path: str, mtime_ns: int, size: int) -> OracleTable:
                 raise InputError(f"{path}:{number}: not an oracle row ({exc.errors()[0]['msg']})") from None
             if row.calls is None and row.text is None:
                 raise InputError(f"{path}:{number}: an oracle row needs 'calls' or 'text'")
-            key = oracle_key(row.user, row.tools)
+            key = oracle_key(row.user, row.tools, row.step)
             kept = table.rows.get(key)
             if kept is None:
                 table.rows[key] = row
@@ -151,11 +156,12 @@ def oracle_message(payload: dict[str, Any], settings: SimSettings, rng: random.R
     tools = request_tools(payload)
     turns = turns_from_messages(payload.get("messages") or [])
     last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=-1)
-    if last_user >= 0 and any(t.role == "assistant" for t in turns[last_user + 1:]):
-        return {"role": "assistant", "content": TURN_DONE_TEXT}, "stop"
+    step = sum(1 for t in turns[last_user + 1:] if t.role == "assistant") if last_user >= 0 else 0
     users = [t.text for t in turns if t.role == "user"]
-    row = table.rows.get(oracle_key(users, tools)) or table.rows.get(oracle_key(users, [t["name"] for t in tools]))
+    row = table.rows.get(oracle_key(users, tools, step)) or table.rows.get(oracle_key(users, [t["name"] for t in tools], step))
     if row is None:
+        if step:
+            return {"role": "assistant", "content": TURN_DONE_TEXT}, "stop"
         return None
     if not row.calls:
         return {"role": "assistant", "content": row.text or ""}, "stop"

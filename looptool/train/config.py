@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Backend = Literal["verl", "trl"]
 VerlPreset = Literal["8gpu", "4x8gpu"]
+WarmStart = Literal["none", "sft"]
 
 # Resource layouts for the reference hardware. These are our choices for Qwen-class 7-8B
 # (one node of 8 GPUs) and 32B (4 nodes x 8 GPUs) policies; the paper gives hyper-parameters, not
@@ -197,6 +198,65 @@ class TrlSettings(BaseModel):
         return self
 
 
+class SFTSettings(BaseModel):
+    """Supervised warm start before GRPO (`train.warm_start = "sft"`).
+
+    Why it exists: GRPO learns only from groups whose rollouts get different rewards. A policy
+    that never produces a matching call (a small model on a new format) gives every group the
+    same reward 0, hence zero advantages and zero gradient: GRPO cannot start. A short SFT on the
+    labels, rendered exactly as the policy must answer, puts some probability on the right answer
+    so groups have spread. Later iterations start from the previous GRPO model and do not need it
+    (`iterations = "first"`, the default).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    learning_rate: float = Field(1e-5, gt=0)
+    epochs: int = Field(1, ge=1, description="passes over the SFT dataset")
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps")
+    batch_size: int = Field(32, ge=1, description="samples per optimizer step (all devices)")
+    micro_batch_size: int = Field(1, ge=1, description="samples per forward/backward pass per device")
+    max_length: int | None = Field(
+        None, ge=16, description="prompt + answer tokens (default: grpo max_prompt_length + max_response_length)"
+    )
+    dataset: Path | None = Field(
+        None, description="StepSample .jsonl or .parquet to learn from instead of the iteration's dataset"
+    )
+    iterations: Literal["first", "all"] | list[int] = Field(
+        "first", description="which loop iterations get the warm start before their GRPO"
+    )
+    save_freq: int = Field(200, ge=1, description="steps between SFT checkpoints (resume after a crash)")
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_kind(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix not in (".jsonl", ".parquet"):
+            raise ValueError(f"{value}: expected a StepSample .jsonl or a .parquet file")
+        return value
+
+    @field_validator("iterations")
+    @classmethod
+    def _iterations_positive(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(j < 1 for j in value):
+            raise ValueError(f"iterations are numbered from 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> SFTSettings:
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
+            )
+        return self
+
+    def applies_to(self, iteration: int) -> bool:
+        if self.iterations == "all":
+            return True
+        if self.iterations == "first":
+            return iteration == 1
+        return iteration in self.iterations
+
+
 class TrainSettings(BaseModel):
     """The trainer stage: which backend, its interpreter, and the GRPO run it performs."""
 
@@ -209,6 +269,14 @@ class TrainSettings(BaseModel):
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     verl: VerlSettings = Field(default_factory=VerlSettings)
     trl: TrlSettings = Field(default_factory=TrlSettings)
+    warm_start: WarmStart = Field("none", description='"sft": a supervised warm start before GRPO ([train.sft])')
+    sft: SFTSettings = Field(default_factory=SFTSettings)
+    keep_trainer_checkpoints: bool = Field(
+        False, description="keep the trainers' checkpoints (optimizer state) after the stage's model is written"
+    )
+    keep_iteration_models: bool = Field(
+        False, description="keep every iteration's model, not only the newest (resume needs only the newest)"
+    )
     env: dict[str, str] = Field(
         default_factory=dict, description="extra environment for the trainer subprocess"
     )
@@ -222,6 +290,38 @@ class TrainSettings(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _sft_layout_fits(self) -> TrainSettings:
+        if self.warm_start == "sft" and self.backend == "verl":
+            per_gpu, rest = divmod(self.sft.batch_size, self.verl.n_gpus_per_node)
+            if rest or per_gpu % self.sft.micro_batch_size:
+                raise ValueError(
+                    f"train.sft.batch_size ({self.sft.batch_size}) must be a multiple of "
+                    f"train.verl.n_gpus_per_node x train.sft.micro_batch_size "
+                    f"({self.verl.n_gpus_per_node} x {self.sft.micro_batch_size}): the verl SFT runs on one node"
+                )
+        return self
+
+    @property
+    def sft_max_length(self) -> int:
+        """Longest SFT sequence: the configured one, else what a GRPO prompt plus answer may take."""
+        return self.sft.max_length or self.grpo.max_prompt_length + self.grpo.max_response_length
+
+    def with_paths(self, base_dir: Path | None) -> TrainSettings:
+        """A relative `sft.dataset` resolved against the config's directory."""
+        dataset = self.sft.dataset
+        if dataset is None or base_dir is None or dataset.expanduser().is_absolute():
+            return self
+        return self.model_copy(update={"sft": self.sft.model_copy(update={"dataset": (Path(base_dir) / dataset).resolve()})})
+
+    def for_iteration(self, iteration: int, base_dir: Path | None = None) -> TrainSettings:
+        """The settings one loop iteration trains with: the warm start only where it applies
+        (`sft.iterations`), paths resolved against the config's directory."""
+        settings = self.with_paths(base_dir)
+        if settings.warm_start == "sft" and not settings.sft.applies_to(iteration):
+            settings = settings.model_copy(update={"warm_start": "none"})
+        return settings
 
     def runtime_python(self) -> Path:
         """The interpreter that runs this backend: the override, or the default runtime env."""

@@ -5,6 +5,10 @@ interpreters whose output is the only progress signal. Lines go to the console a
 are appended to the log (so a crash loses nothing already printed), and are offered to a parser
 (metrics). The child runs in its own process group so cancelling the stage stops the whole tree
 (Ray, torchrun, vLLM workers), not only the parent.
+
+Two things keep the console readable: a progress bar written to a pipe arrives as one line of
+`\r`-separated states, of which only the last is kept; and when the child prints nothing for a
+while (loading a model, a long GRPO step) a `notice` line says it is still working and for how long.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,10 +28,12 @@ import anyio
 from anyio.streams.text import TextReceiveStream
 
 from looptool.errors import StageError
+from looptool.ui import elapsed_text
 
 LineSink = Callable[[str], Any]
 
 TERMINATE_GRACE_S = 15.0
+QUIET_NOTICE_S = 30.0
 
 
 class TrainerFailed(StageError, RuntimeError):
@@ -54,8 +61,8 @@ class TrainerFailed(StageError, RuntimeError):
         )
 
 
-def console_sink(console: Any | None) -> LineSink:
-    """Adapt a rich Console, a callable, or None (stdout) to a line sink."""
+def console_sink(console: Any | None, style: str | None = None) -> LineSink:
+    """Adapt a rich Console, a callable, or None (stdout) to a line sink (`style`: rich only)."""
     if console is None:
 
         def to_stdout(line: str) -> None:
@@ -64,7 +71,7 @@ def console_sink(console: Any | None) -> LineSink:
 
         return to_stdout
     if hasattr(console, "print") and not callable(getattr(console, "write", None)):
-        return lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True)
+        return lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True, style=style)
     if callable(console):
         return console
     if callable(getattr(console, "write", None)):  # a text file such as sys.stderr
@@ -113,13 +120,35 @@ async def stream_process(
     log_path: Path,
     sinks: Sequence[LineSink] = (),
     tail_lines: int = 40,
+    notice: LineSink | None = None,
+    notice_after_s: float = QUIET_NOTICE_S,
 ) -> None:
     """Run `argv` to completion, teeing every output line; raise TrainerFailed on non-zero exit.
 
     `env` holds only the variables we add (shown in the re-run command); it is layered over
-    os.environ for the child.
+    os.environ for the child. `notice` (console only, not the log) gets a line whenever the child
+    has been silent for `notice_after_s`, saying how long it has been running.
     """
     tail: deque[str] = deque(maxlen=tail_lines)
+    started = last_output = time.monotonic()
+
+    async def watch_silence() -> None:
+        # Notices after notice_after_s of silence, then after 2x, 4x, ... that long: a long step
+        # is reported as alive without a line every half minute.
+        assert notice is not None
+        quiet_since, wait = last_output, notice_after_s
+        while True:
+            await anyio.sleep(min(notice_after_s, 5.0))
+            now = time.monotonic()
+            if last_output != quiet_since:
+                quiet_since, wait = last_output, notice_after_s
+            if now - quiet_since >= wait:
+                wait *= 2
+                notice(
+                    f"[train] {what}: still working, {elapsed_text(now - started)} elapsed "
+                    f"(no output for {elapsed_text(now - quiet_since)})"
+                )
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"$ {shell_command(argv, env, cwd)}\n")
@@ -136,14 +165,19 @@ async def stream_process(
         try:
             assert process.stdout is not None
             pending = ""
-            async for chunk in TextReceiveStream(process.stdout, errors="replace"):
-                pending += chunk
-                *lines, pending = pending.split("\n")
-                for line in lines:
-                    _emit(line.rstrip("\r"), log, tail, sinks)
-            if pending:
-                _emit(pending, log, tail, sinks)
-            returncode = await process.wait()
+            async with anyio.create_task_group() as group:
+                if notice is not None:
+                    group.start_soon(watch_silence)
+                async for chunk in TextReceiveStream(process.stdout, errors="replace"):
+                    last_output = time.monotonic()
+                    pending += chunk
+                    *lines, pending = pending.split("\n")
+                    for line in lines:
+                        _emit(last_state(line), log, tail, sinks)
+                if pending:
+                    _emit(last_state(pending), log, tail, sinks)
+                returncode = await process.wait()
+                group.cancel_scope.cancel()
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await _terminate(process)
@@ -152,6 +186,12 @@ async def stream_process(
         await process.aclose()
     if returncode != 0:
         raise TrainerFailed(what, returncode, list(tail), shell_command(argv, env, cwd), log_path)
+
+
+def last_state(line: str) -> str:
+    """The visible text of a line that a progress bar redrew with carriage returns."""
+    line = line.rstrip("\r")
+    return line.rsplit("\r", 1)[-1]
 
 
 def _emit(line: str, log: Any, tail: deque[str], sinks: Sequence[LineSink]) -> None:

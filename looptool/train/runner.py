@@ -7,8 +7,11 @@ everything the stage produces, so nothing is lost when the trainer dies and a re
     train_command.sh     the exact trainer command (what TrainerFailed tells you to re-run)
     train.log            every line the trainer printed, appended across attempts
     checkpoints/         the trainer's own checkpoints (verl global_step_N, TRL checkpoint-N)
+    sft/                 the supervised warm start when `warm_start = "sft"` (looptool.train.sft)
     model/               the HF model handed to probing (written atomically, last)
     train_result.json    the stage's record; its presence means "done, do not recompute"
+Once the record is written, checkpoints and the warm-start model are removed unless configured
+otherwise (looptool.train.retention): resume never needs them again.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from looptool.train.config import TrainSettings
 from looptool.train.metrics import MetricsCollector
 from looptool.train.parquet import write_verl_parquet
 from looptool.train.preflight import run_preflight
-from looptool.train.process import TrainerFailed, console_sink, stream_process, write_rerun_script
+from looptool.train.process import TrainerFailed, console_sink, elapsed_text, stream_process, write_rerun_script
+from looptool.train.retention import release_stage_files
 from looptool.train.tokencount import RuntimeTokenCounter, looptool_pythonpath
 from looptool.train.verl_backend import (
     REWARD_FUNCTION,
@@ -44,6 +48,11 @@ RESULT_FILE = "train_result.json"
 MODEL_DIR = "model"
 
 
+# The numbers a run's manifest and `looptool status` show for a training stage (rounded).
+STAGE_COUNT_KEYS = ("backend", "warm_start", "steps", "reward_mean", "reward_spread", "loss", "grad_norm",
+                    "step_time_s", "wall_s")
+
+
 @dataclass
 class TrainResult:
     """The stage's output: the model for probing, parsed metrics, and where the log is."""
@@ -52,8 +61,33 @@ class TrainResult:
     metrics: dict[str, Any]
     log_path: Path
 
+    def stage_counts(self) -> dict[str, Any]:
+        """The stage's headline numbers, rounded for people (the full metrics stay in the record)."""
+        counts: dict[str, Any] = {}
+        for key in STAGE_COUNT_KEYS:
+            value = self.metrics.get(key)
+            if key == "warm_start":
+                value = "sft" if isinstance(value, dict) else value
+            if value is None and key not in self.metrics:
+                continue
+            counts[key] = round(value, 4) if isinstance(value, float) else value
+        return counts
 
-def _read_jsonl_samples(path: Path) -> Iterator[StepSample]:
+
+def zero_spread_warning(metrics: dict[str, Any]) -> str | None:
+    """The loud line for an iteration whose GRPO steps all had zero reward spread (zero gradient)."""
+    if not metrics.get("no_spread_all_steps"):
+        return None
+    remedy = ("a longer warm start ([train.sft])" if isinstance(metrics.get("warm_start"), dict)
+              else 'train.warm_start = "sft"')
+    return (
+        f"WARNING: no GRPO group had reward spread in any of the {metrics.get('steps')} step(s): every "
+        "rollout of a prompt got the same reward, so every advantage and gradient was zero and GRPO did not "
+        f"change the policy. Try {remedy}, more rollouts_per_prompt, or easier data."
+    )
+
+
+def read_jsonl_samples(path: Path) -> Iterator[StepSample]:
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -70,7 +104,8 @@ def _atomic_write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _subprocess_env(settings: TrainSettings) -> dict[str, str]:
+def subprocess_env(settings: TrainSettings) -> dict[str, str]:
+    """The variables every trainer subprocess gets (shown in its re-run command)."""
     return {
         "PYTHONPATH": looptool_pythonpath(os.environ.get("PYTHONPATH")),
         "HF_HUB_OFFLINE": "1",
@@ -78,8 +113,24 @@ def _subprocess_env(settings: TrainSettings) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         # transformers 5 deprecation notices repeat on every step and bury the metrics in the log.
         "PYTHONWARNINGS": "ignore::FutureWarning",
+        # Progress bars in a pipe are one line of \r-joined states; the step lines say more.
+        "TQDM_DISABLE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
         **settings.env,
     }
+
+
+class TrainerConsole:
+    """What the console shows of a trainer's output: each metrics line as one readable step line,
+    everything else as printed. The log file keeps every raw line."""
+
+    def __init__(self, say: Any, collector: MetricsCollector) -> None:
+        self.say = say
+        self.collector = collector
+
+    def __call__(self, line: str) -> None:
+        row = self.collector.feed(line)
+        self.say(self.collector.describe(row) if row is not None else line)
 
 
 async def _prepare_dataset(
@@ -95,14 +146,15 @@ async def _prepare_dataset(
     def convert() -> Any:
         with RuntimeTokenCounter(settings.runtime_python(), init_model) as count:
             return write_verl_parquet(
-                _read_jsonl_samples(dataset),
+                read_jsonl_samples(dataset),
                 target,
                 max_prompt_tokens=settings.grpo.max_prompt_length,
                 count_tokens=count,
             )
 
+    say(f"[train] dataset {dataset}: rendering prompts and measuring them with the policy tokenizer")
     report = await anyio.to_thread.run_sync(convert)
-    say(f"[train] dataset {dataset} -> {target}: {report.summary()}")
+    say(f"[train] dataset -> {target}: {report.summary()}")
     for item in report.filtered[:20]:
         say(f"[train]   filtered overlong prompt {item.id}: {item.prompt_tokens} tokens")
     return target, {
@@ -122,6 +174,7 @@ async def _run_verl(
     reward_file: Path,
     log_path: Path,
     sinks: list[Any],
+    notice: Any = None,
 ) -> dict[str, Any]:
     python = settings.runtime_python()
     checkpoint_dir = work_dir / "checkpoints"
@@ -134,11 +187,11 @@ async def _run_verl(
         experiment_name=settings.verl.experiment_name or work_dir.name,
     )
     argv = main_ppo_argv(python, overrides)
-    env = _subprocess_env(settings)
+    env = subprocess_env(settings)
     write_rerun_script(work_dir / "train_command.sh", argv, env, work_dir)
     await stream_process(
         argv, what="verl main_ppo", env=env, cwd=work_dir, log_path=log_path,
-        sinks=sinks, tail_lines=settings.log_tail_lines,
+        sinks=sinks, tail_lines=settings.log_tail_lines, notice=notice,
     )
     return await export_verl_model(
         python, checkpoint_dir, work_dir / MODEL_DIR, env=env, log_path=log_path,
@@ -153,6 +206,7 @@ async def _run_trl(
     work_dir: Path,
     log_path: Path,
     sinks: list[Any],
+    notice: Any = None,
 ) -> dict[str, Any]:
     python = settings.runtime_python()
     final_tmp = work_dir / f".{MODEL_DIR}.trl-tmp"
@@ -170,11 +224,11 @@ async def _run_trl(
     }
     _atomic_write_json(job_path, job)
     argv = [str(python), "-m", "looptool.train.trl_worker", str(job_path)]
-    env = _subprocess_env(settings)
+    env = subprocess_env(settings)
     write_rerun_script(work_dir / "train_command.sh", argv, env, work_dir)
     await stream_process(
         argv, what="TRL GRPO", env=env, cwd=work_dir, log_path=log_path,
-        sinks=sinks, tail_lines=settings.log_tail_lines,
+        sinks=sinks, tail_lines=settings.log_tail_lines, notice=notice,
     )
     if not (final_tmp / "config.json").is_file():
         raise TrainerFailed(
@@ -208,30 +262,42 @@ async def run_training(
     if result_file.is_file() and (model_dir / "config.json").is_file():
         stored = json.loads(result_file.read_text())
         say(f"[train] {work_dir} already trained; using {model_dir}")
+        release_stage_files(work_dir, settings, say)  # in case the run stopped right after recording
         return TrainResult(model_dir=model_dir, metrics=stored["metrics"], log_path=log_path)
 
     started = time.perf_counter()
     parquet, dataset_info = await _prepare_dataset(settings, dataset, init_model, work_dir, say)
     reward_file = write_reward_module(work_dir / REWARD_MODULE)
-    say(f"[train] pre-flight: {settings.backend} backend, {parquet}, init model {init_model}")
+    say(f"[train] pre-flight: {settings.backend} backend, {parquet}, init model {init_model} "
+        "(checks the layout, the data and the reward module in the trainer's runtime)")
+    checked = time.perf_counter()
     report = await anyio.to_thread.run_sync(
         lambda: run_preflight(
             settings, parquet, init_model, reward_file=reward_file, reward_name=REWARD_FUNCTION,
             check_lengths=not dataset_info["converted"],
         )
     )
+    say(f"[train] pre-flight passed in {elapsed_text(time.perf_counter() - checked)}")
     if report.reward_reference_misses:
         say(
             f"[train] warning: the reward scores 0 on the reference answer of "
             f"{len(report.reward_reference_misses)} of {report.reward_checked} rows, e.g. "
             f"{report.reward_reference_misses[:5]}"
         )
-    collector = MetricsCollector(settings.backend)
-    sinks = [say, collector.feed]
+    warm_start: dict[str, Any] | None = None
+    grpo_init = init_model
+    if settings.warm_start == "sft":
+        from looptool.train.sft import run_sft
+
+        sft = await run_sft(settings, dataset, init_model, work_dir, log_path=log_path, say=say)
+        grpo_init, warm_start = sft.model_dir, sft.metrics
+    collector = MetricsCollector(settings.backend, groups_per_step=settings.grpo.train_batch_size)
+    sinks = [TrainerConsole(say, collector)]
+    say(f"[train] GRPO ({settings.backend}) from {grpo_init}: starting the trainer")
     if settings.backend == "verl":
-        extra = await _run_verl(settings, parquet, init_model, work_dir, reward_file, log_path, sinks)
+        extra = await _run_verl(settings, parquet, grpo_init, work_dir, reward_file, log_path, sinks, say)
     else:
-        extra = await _run_trl(settings, parquet, init_model, work_dir, log_path, sinks)
+        extra = await _run_trl(settings, parquet, grpo_init, work_dir, log_path, sinks, say)
     metrics: dict[str, Any] = {
         "backend": settings.backend,
         **collector.summary(),
@@ -243,12 +309,15 @@ async def run_training(
             "reward_reference_misses": len(report.reward_reference_misses),
         },
         "init_model": str(init_model),
+        "grpo_init_model": str(grpo_init),
+        "warm_start": warm_start,
         "wall_s": time.perf_counter() - started,
     }
+    metrics["warnings"] = [w for w in (zero_spread_warning(metrics),) if w]
     _atomic_write_json(result_file, {"model_dir": str(model_dir), "metrics": metrics})
-    say(
-        f"[train] done in {metrics['wall_s']:.1f} s: {metrics['steps']} steps, reward_mean "
-        f"{metrics['reward_mean']}, loss {metrics['loss']}, step time {metrics['step_time_s']} s "
-        f"-> {model_dir}"
-    )
+    say(f"[train] done in {elapsed_text(metrics['wall_s'])}: {metrics['steps']} GRPO step(s) -> {model_dir}")
+    for warning in metrics["warnings"]:
+        console_sink(console, style="bold red")(f"[train] {warning}")
+    release_stage_files(work_dir, settings, say)
     return TrainResult(model_dir=model_dir, metrics=metrics, log_path=log_path)
+

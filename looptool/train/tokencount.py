@@ -68,10 +68,18 @@ class RuntimeTokenCounter:
         return self
 
     def __call__(self, prompts: Sequence[Messages]) -> list[int]:
+        """Prompt lengths as the trainer sees them (chat template + generation prompt)."""
+        return self._ask(list(prompts))
+
+    def full(self, conversations: Sequence[Messages]) -> list[int]:
+        """Lengths of whole conversations ending in the answer (an SFT sequence), no generation prompt."""
+        return self._ask({"full": list(conversations)})
+
+    def _ask(self, request: object) -> list[int]:
         proc = self._proc
         if proc is None or proc.stdin is None or proc.stdout is None:
             raise TokenCountError("RuntimeTokenCounter used outside its `with` block")
-        proc.stdin.write(json.dumps(list(prompts), ensure_ascii=False) + "\n")
+        proc.stdin.write(json.dumps(request, ensure_ascii=False) + "\n")
         proc.stdin.flush()
         line = proc.stdout.readline()
         if not line:

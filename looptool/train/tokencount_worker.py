@@ -7,7 +7,8 @@ tokenize=True) means our filter and verl's agree row for row.
 
 Protocol (JSON lines on stdin/stdout): after loading, print {"ready": true}; then for every
 input line (a JSON list of prompts, each a list of {role, content}) print a JSON list of ints,
-or {"error": "..."} if a prompt cannot be rendered.
+or {"error": "..."} if a prompt cannot be rendered. A line {"full": [conversation, ...]} measures
+whole conversations instead (no generation prompt: an SFT sequence ending in the answer).
 
 Usage: python -m looptool.train.tokencount_worker MODEL_DIR
 """
@@ -19,8 +20,8 @@ import os
 import sys
 
 
-def _length(tokenizer, messages) -> int:
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+def _length(tokenizer, messages, generation_prompt: bool = True) -> int:
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=generation_prompt, tokenize=True)
     if isinstance(ids, dict) or hasattr(ids, "keys"):
         ids = ids["input_ids"]
     if ids and isinstance(ids[0], list):
@@ -44,8 +45,11 @@ def main(argv: list[str]) -> int:
         if not line.strip():
             continue
         try:
-            prompts = json.loads(line)
-            reply: object = [_length(tokenizer, messages) for messages in prompts]
+            request = json.loads(line)
+            if isinstance(request, dict):
+                reply: object = [_length(tokenizer, m, generation_prompt=False) for m in request["full"]]
+            else:
+                reply = [_length(tokenizer, messages) for messages in request]
         except Exception as exc:  # reported to the caller, which names the sample
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(reply) + "\n")

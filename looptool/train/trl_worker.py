@@ -19,21 +19,12 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-METRICS_PREFIX = "LOOPTOOL_METRICS "
-
-
-def _emit(payload: dict[str, Any]) -> None:
-    print(METRICS_PREFIX + json.dumps(payload, default=float), flush=True)
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from looptool.train.trl_common import Phases, latest_checkpoint, metrics_callback, peak_rss_mb, quiet
 
 
 class _CountedReward:
@@ -109,25 +100,20 @@ def grpo_config_kwargs(job: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _latest_checkpoint(output_dir: Path) -> Path | None:
-    steps = [
-        (int(p.name.split("-", 1)[1]), p)
-        for p in output_dir.glob("checkpoint-*")
-        if p.name.split("-", 1)[1].isdigit() and (p / "trainer_state.json").is_file()
-    ]
-    return max(steps)[1] if steps else None
-
-
 def run(job: dict[str, Any]) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    phases = Phases("trl_worker")
+    phases.say("importing torch, transformers and trl")
     import torch
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from datasets.utils.logging import disable_progress_bar
     from trl import GRPOConfig, GRPOTrainer
 
     from looptool.tools.reward import trl_reward
 
+    disable_progress_bar()
     started = time.perf_counter()
     output_dir = Path(job["output_dir"])
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -135,32 +121,17 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     for ref in job["trl"].get("extra_rewards", []):
         rewards.append(_CountedReward(ref.rsplit(":", 1)[1], _load_ref(ref)))
 
-    class MetricsCallback(TrainerCallback):
-        """Prints each logging step as one parseable line; times optimizer steps."""
+    def reward_counts() -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for r in rewards:
+            out[f"reward_calls/{r.__name__}"] = r.calls
+            out[f"reward_completions/{r.__name__}"] = r.completions
+        return out
 
-        def __init__(self) -> None:
-            self.step_started = 0.0
-            self.step_times: list[float] = []
-
-        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.step_started = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
-            self.step_times.append(time.perf_counter() - self.step_started)
-
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
-            if not logs or "loss" not in logs and "reward" not in logs:
-                return
-            payload = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
-            if self.step_times:
-                payload["step_time_s"] = self.step_times[-1]
-            payload["peak_rss_mb"] = _peak_rss_mb()
-            for r in rewards:
-                payload[f"reward_calls/{r.__name__}"] = r.calls
-                payload[f"reward_completions/{r.__name__}"] = r.completions
-            _emit(payload)
-
+    phases.say(f"loading the policy from {job['model']}")
     dtype = torch.bfloat16 if job["trl"]["dtype"] == "bfloat16" else torch.float32
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(job["model"])
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -171,7 +142,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         split="train",
         cache_dir=str(output_dir / ".datasets_cache"),
     )
-    callback = MetricsCallback()
+    callback = metrics_callback(reward_counts)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=rewards,
@@ -180,11 +151,18 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         processing_class=tokenizer,
         callbacks=[callback],
     )
-    resume = _latest_checkpoint(output_dir)
+    quiet(trainer)
+    resume = latest_checkpoint(output_dir)
     if resume is not None:
-        print(f"[trl_worker] resuming from {resume}", flush=True)
+        phases.say(f"resuming from {resume}")
+    g = job["grpo"]
+    phases.say(
+        f"GRPO on {len(dataset)} prompts: {g['train_batch_size']} prompts x {g['rollouts_per_prompt']} rollouts "
+        f"per step (each step generates, scores, then updates)"
+    )
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     final_dir = Path(job["final_dir"])
+    phases.say(f"saving the model to {final_dir}")
     trainer.save_model(str(final_dir))
     tokenizer.save_pretrained(str(final_dir))
     return {
@@ -193,7 +171,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
         "reward_calls": {r.__name__: r.calls for r in rewards},
         "reward_completions": {r.__name__: r.completions for r in rewards},
         "step_times_s": callback.step_times,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "wall_s": time.perf_counter() - started,
     }
 
@@ -205,7 +183,11 @@ def main(argv: list[str]) -> int:
     job = json.loads(Path(argv[0]).read_text())
     result = run(job)
     Path(job["result_path"]).write_text(json.dumps(result, indent=2))
-    print("[trl_worker] done: " + json.dumps({k: v for k, v in result.items() if k != "step_times_s"}), flush=True)
+    print(
+        f"[trl_worker] done: {result['global_step']} optimizer step(s) in {result['wall_s']:.1f} s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB (details: {job['result_path']})",
+        flush=True,
+    )
     return 0
 
 

@@ -89,6 +89,38 @@ def profiles() -> dict[str, ModelProfile]:
     return {f"sim-{role}": INVALID_ANSWERS for role in ROLES}
 
 
+def journal_lines(run: Path) -> int:
+    """Records appended to the run's journals so far: how far the run has got, whatever the speed
+    of the machine."""
+    total = 0
+    for path in run.rglob("*.jsonl"):
+        try:
+            total += path.read_bytes().count(b"\n")
+        except FileNotFoundError:  # replaced by an atomic rename while we looked
+            continue
+    return total
+
+
+def kill_after_progress(process: subprocess.Popen[bytes], run: Path, rng: random.Random) -> bool:
+    """SIGKILL the run once it has appended a few more records than it started with, then a random
+    moment later, so that every kill lands in the middle of work on a fast machine and on a slow one
+    (a wall-clock kill let a fast CI machine finish before the third kill). False if it finished."""
+    start, step = journal_lines(run), rng.randint(2, 6)
+    while journal_lines(run) < start + step:
+        try:
+            process.wait(timeout=0.02)
+            return False
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        process.wait(timeout=rng.uniform(0.0, 0.3))
+        return False
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        return True
+
+
 @pytest.mark.slow
 def test_killed_faulty_runs_end_with_the_uninterrupted_dataset(tmp_path: Path) -> None:
     clean = Simulator(tmp_path / "sim-clean", SimSettings(seed=9, models=profiles()))
@@ -107,11 +139,7 @@ def test_killed_faulty_runs_end_with_the_uninterrupted_dataset(tmp_path: Path) -
         kills = 0
         for _ in range(KILLS):
             process = subprocess.Popen(command(config), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, cwd=config.parent)
-            try:
-                process.wait(timeout=rng.uniform(1.0, 4.0))
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
+            if kill_after_progress(process, run, rng):
                 kills += 1
             if "seed/samples" in (read_json(run / "manifest.json", default={}) or {}).get("stages", {}):
                 break

@@ -101,3 +101,29 @@ def test_rerun_script_is_executable_shell(tmp_path):
 
     out = subprocess.run(["bash", str(tmp_path / "run.sh")], capture_output=True, text=True, check=True)
     assert out.stdout == "hi there\n"
+
+
+def test_a_progress_bar_redrawn_with_carriage_returns_is_one_line_of_its_last_state(tmp_path):
+    seen: list[str] = []
+    code = ("import sys\nfor i in range(4):\n    sys.stdout.write(f'\\rLoading weights: {i * 25}%')\n"
+            "sys.stdout.write('\\rLoading weights: 100%\\n')\nprint('next line')\n")
+    anyio.run(lambda: stream_process(_script(tmp_path, code), what="t", env={}, cwd=tmp_path,
+                                     log_path=tmp_path / "l", sinks=[seen.append]))
+    assert seen == ["Loading weights: 100%", "next line"]
+    assert (tmp_path / "l").read_text().splitlines()[1:] == seen
+
+
+def test_a_silent_child_gets_notices_on_the_console_only(tmp_path):
+    notices: list[str] = []
+    seen: list[str] = []
+    code = "import time\nprint('loading', flush=True)\ntime.sleep(5)\nprint('ready', flush=True)\n"
+    anyio.run(lambda: stream_process(_script(tmp_path, code), what="fake trainer", env={}, cwd=tmp_path,
+                                     log_path=tmp_path / "l", sinks=[seen.append], notice=notices.append,
+                                     notice_after_s=1.0))
+    assert seen == ["loading", "ready"]
+    assert notices and all(n.startswith("[train] fake trainer: still working, ") and "no output for" in n
+                           for n in notices)
+    # After 1 s, 2 s, 4 s of silence (then 8 s): at most 3 notices in 5 s, not one per second.
+    assert len(notices) <= 3
+    assert "still working" not in (tmp_path / "l").read_text()
+

@@ -58,8 +58,12 @@ def test_grpo_steps_change_weights_and_call_reward_per_completion(sample_factory
     assert m["trainer"]["reward_calls"] == {"toolmatch": 2, "length_reward": 2}
     assert m["history"][-1]["reward_completions/toolmatch"] == 16
     assert m["reward_mean"] is not None and m["step_time_s"] > 0 and m["loss"] is not None
-    assert any(line.startswith("LOOPTOOL_METRICS ") for line in lines)  # streamed live
+    # Streamed live as one readable line per step; the raw metrics go to the log only.
+    assert any(line.startswith("[train] GRPO step 1/2: reward ") and "spread" in line and "grad_norm" in line
+               for line in lines)
+    assert not any("LOOPTOOL_METRICS" in line or line.startswith("{'loss'") for line in lines)
     assert "LOOPTOOL_METRICS" in result.log_path.read_text()
+    assert m["grad_norm"] is not None and "reward_spread" in m
 
     check = subprocess.run([str(python), str(HERE / "trl_checks.py"), str(model), str(result.model_dir)],
                            capture_output=True, text=True, check=True)
@@ -98,3 +102,42 @@ def test_crash_reports_tail_and_rerun_resumes_from_checkpoint(sample_factory, re
     assert trainer["reward_completions"]["toolmatch"] == 8  # only the one remaining step
     assert (resumed.model_dir / "config.json").is_file()
     assert "test crash at reward call 3" in resumed.log_path.read_text()  # first attempt's log kept
+    assert not (work / "checkpoints").exists()  # recorded: resume will never need them again
+
+
+def _labelled(samples):
+    return [s if s.label_calls else s.model_copy(update={"label_text": f"Here is a joke for {s.id}."}) for s in samples]
+
+
+def test_sft_warm_start_runs_first_grpo_starts_from_it_and_a_rerun_skips_it(sample_factory, require_runtime,
+                                                                            tiny_model, tmp_path):
+    python = require_runtime("trl")
+    model = tiny_model("trl")
+    dataset = _write_jsonl(tmp_path / "d.jsonl", _labelled(sample_factory(8)))
+    base = _settings(python, max_steps=1)
+    base["trl"] = {"per_device_batch_size": 4, "extra_rewards": ["shaping_rewards:crash_reward"]}
+    sft = {"learning_rate": 1e-3, "max_steps": 2, "batch_size": 2, "micro_batch_size": 1}
+    crashing = TrainSettings(**{**base, "env": {**base["env"], "LOOPTOOL_TEST_CRASH_AT": "1"}}, warm_start="sft", sft=sft)
+    work = tmp_path / "work"
+    lines: list[str] = []
+    with pytest.raises(TrainerFailed):  # GRPO dies at its first reward call, after the SFT finished
+        anyio.run(lambda: run_training(crashing, dataset, model, work, console=lines.append))
+    assert any(line.startswith("[train] SFT step 2/2: loss ") for line in lines)
+    assert (work / "sft/model/config.json").is_file() and (work / "sft/sft_result.json").is_file()
+    sft_done = (work / "sft/sft_result.json").stat().st_mtime_ns
+
+    lines.clear()
+    settings = TrainSettings(**base, warm_start="sft", sft=sft)
+    result = anyio.run(lambda: run_training(settings, dataset, model, work, console=lines.append))
+    assert any(line.startswith("[train] SFT warm start finished earlier") for line in lines)
+    assert (work / "sft/sft_result.json").stat().st_mtime_ns == sft_done  # not trained twice
+    m = result.metrics
+    assert m["warm_start"]["steps"] == 2 and m["warm_start"]["dataset"]["rows"] == 8
+    assert m["grpo_init_model"] == str(work / "sft/model") and m["init_model"] == str(model)
+    assert m["warm_start"]["loss"] is not None and m["warm_start"]["loss_first"] is not None
+    # Done: the warm-start model and both trainers' checkpoints are gone, the records stay.
+    assert not (work / "sft/model").exists() and not (work / "sft/checkpoints").exists()
+    assert not (work / "checkpoints").exists() and (work / "sft/sft.parquet").is_file()
+    check = subprocess.run([str(python), str(HERE / "trl_checks.py"), str(model), str(result.model_dir)],
+                           capture_output=True, text=True, check=True)
+    assert json.loads(check.stdout.split("RESULT ", 1)[1])["max_abs_diff"] > 0  # SFT moved the weights
