@@ -166,12 +166,12 @@ def _register_stage_commands() -> None:
                 raise
 
 
-def run_async(function, *args):  # noqa: ANN001, ANN201
+def run_async(function, *args):
     """anyio.run, but SIGTERM and SIGINT cancel the work in a structured way: every `async with`
     unwinds (local vLLM servers stopped, files closed) before the process exits."""
     import signal
 
-    async def supervised():  # noqa: ANN202
+    async def supervised():
         interrupted = False
         result = None
         async with anyio.create_task_group() as group:
@@ -204,14 +204,6 @@ def _single(error: BaseException) -> BaseException:
     return error
 
 
-def _is_engine_error(error: BaseException) -> bool:
-    """Runtime errors the engine raises on purpose with a complete message (no traceback needed)."""
-    from looptool.llm.vllm_server import VLLMServerError
-    from looptool.models import ModelBuildError, RuntimeMissingError
-
-    return isinstance(error, (VLLMServerError, ModelBuildError, RuntimeMissingError))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -228,11 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]config error[/red] {escape(str(error))}")
         return 2
     except LoopToolError as error:
-        console.print(f"[red]error[/red] {escape(str(error))}")
-        return 1
-    except RuntimeError as error:
-        if not _is_engine_error(error):
-            raise
         console.print(f"[red]error[/red] {escape(str(error))}")
         return 1
     except OSError as error:  # the file system refused (disk full, read-only, permissions)

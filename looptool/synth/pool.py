@@ -23,7 +23,8 @@ from looptool.paths import runtime_python
 from looptool.store import JsonlWriter, RunStore, iter_jsonl
 from looptool.synth.config import SynthSettings
 from looptool.tools.patterns import first_unsafe_pattern
-from looptool.tools.spec import ToolSpecError, normalize_tool
+from looptool.errors import ToolSpecError
+from looptool.tools.spec import normalize_tool
 
 STAGE = "seed/pool"
 BFCL_DUMP_MODULE = "looptool.synth.bfcl_tools_dump"

@@ -13,7 +13,8 @@ from looptool.tools.render import (
     render_paper_messages,
     render_system_prompt,
 )
-from looptool.tools.spec import ToolSpec, ToolSpecError, load_tool, load_tools, normalize_tool
+from looptool.errors import ToolSpecError
+from looptool.tools.spec import ToolSpec, load_tool, load_tools, normalize_tool
 from looptool.tools.validate import CallIssue, validate_call
 
 __all__ = [
