@@ -59,7 +59,7 @@ class EngineSession:
                     names.append(name)
         return names
 
-    async def __aenter__(self) -> "EngineSession":
+    async def __aenter__(self) -> EngineSession:
         config = self.loaded.config
         names = self.endpoints_in_use()
         sim_names = [n for n in names if config.endpoints[n].launch == "sim"]

@@ -165,7 +165,7 @@ def validate_references(config: RunConfig, source: str) -> None:
         if endpoint.launch == "none" and endpoint.base_url is None:
             raise ConfigError(source, f"endpoints.{name}.base_url", "required unless launch is 'vllm' or 'sim'")
         if endpoint.launch == "vllm" and endpoint.vllm is None:
-            raise ConfigError(source, f"endpoints.{name}.vllm", "launch = 'vllm' needs a [endpoints.%s.vllm] table" % name)
+            raise ConfigError(source, f"endpoints.{name}.vllm", f"launch = 'vllm' needs a [endpoints.{name}.vllm] table")
         if endpoint.api_key_env is not None and not endpoint.api_key_env.strip():
             raise ConfigError(source, f"endpoints.{name}.api_key_env", "is empty: name an environment variable, or leave the key out")
         if endpoint.api_key_env and endpoint.api_key_env not in os.environ:

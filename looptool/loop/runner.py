@@ -213,7 +213,7 @@ class LoopRunner:
 
             out_path = self.store.path(key, "results.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
-                summary = await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=self.settings.probe.concurrency, label=f"iteration {iteration}: probe", total=len(samples))
+                await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=self.settings.probe.concurrency, label=f"iteration {iteration}: probe", total=len(samples))
             results = list(iter_jsonl(out_path))
             hppl, cutoff = gcp.high_ppl_ids(results, self.settings.probe)
             atomic_write_json(self.store.path(key, "high_ppl.json"), {"ids": sorted(hppl), "cutoff": cutoff})
@@ -240,7 +240,7 @@ class LoopRunner:
 
             out_path = self.store.path(key, "verdicts.jsonl")
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(key, "errors.jsonl")) as errors:
-                summary = await run_units(mismatched, work, out=out, errors=errors, concurrency=self.settings.judge.concurrency, label=f"iteration {iteration}: JGLV")
+                await run_units(mismatched, work, out=out, errors=errors, concurrency=self.settings.judge.concurrency, label=f"iteration {iteration}: JGLV")
             counts: dict[str, Any] = {"judged": len(mismatched)}
             verdicts = list(iter_jsonl(out_path))
             for name in jglv.VERDICTS:

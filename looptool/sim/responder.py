@@ -12,7 +12,8 @@ import math
 import random
 import re
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from looptool.sim.schema_values import WORDS, string_for_pattern, value_for
 from looptool.sim.settings import ModelProfile, SimSettings

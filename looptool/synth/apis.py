@@ -71,7 +71,7 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
     summary = UnitsSummary()
     round_size = settings.apis.round_size
 
-    def work_for(names: dict[str, list[str]]):  # noqa: ANN202
+    def work_for(names: dict[str, list[str]]):
         async def work(unit_id: str, pair: TreePair) -> dict[str, Any]:
             context_key = f"{pair.domain}|{pair.context.key}"
             prompt = render_generator_prompt(pair, existing_names=names.get(context_key, [])[-NAMES_IN_PROMPT:])
@@ -97,7 +97,7 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
 
     records = _records(out_path)  # units finished before a restart; new ones are added as they finish
 
-    def keeping(work):  # noqa: ANN001, ANN202
+    def keeping(work):
         async def kept(unit_id: str, pair: TreePair) -> dict[str, Any]:
             record = await work(unit_id, pair)
             records[unit_id] = {**record, "id": unit_id}

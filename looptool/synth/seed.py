@@ -52,11 +52,11 @@ class SeedBuilder:
         self.seed = loaded.config.run.seed
 
     @property
-    def caller(self):  # noqa: ANN201 - the session's RoleCaller
+    def caller(self):
         assert self.session.caller is not None
         return self.session.caller
 
-    async def _stage(self, key: str, title: str, body) -> dict[str, Any]:  # noqa: ANN001
+    async def _stage(self, key: str, title: str, body) -> dict[str, Any]:
         info = self.store.stage_info(key)
         if info is not None:
             console.print(f"[dim]{key}: finished earlier ({info.get('finished_at')}), skipped[/dim]")
@@ -111,7 +111,7 @@ class SeedBuilder:
 
         return await self._stage(DIALOGS, "dialog simulation", body)
 
-    async def _backends(self):  # noqa: ANN201
+    async def _backends(self):
         from looptool.synth.backends import BackendRegistry
 
         registry = BackendRegistry()
@@ -132,7 +132,7 @@ class SeedBuilder:
                 return await verify.verify_dialog(self.caller, record, self.settings.verify.judge, self.settings.verify)
 
             with JsonlWriter(out_path) as out, JsonlWriter(self.store.path(verify.STAGE, "errors.jsonl")) as errors:
-                summary = await run_units(records.items(), work, out=out, errors=errors, concurrency=self.settings.verify.concurrency, label="verification")
+                await run_units(records.items(), work, out=out, errors=errors, concurrency=self.settings.verify.concurrency, label="verification")
             verdicts = list(iter_jsonl(out_path))
             passed = [records[v["id"]] for v in verdicts if v.get("passed")]
             duplicates = verify.deduplicate(passed, self.settings.verify.near_duplicate_threshold)
@@ -154,7 +154,7 @@ class SeedBuilder:
         records = {r["id"]: r for r in iter_jsonl(self.store.path(DIALOGS, "dialogs.jsonl"))}
         duplicates = read_json(self.store.path(verify.STAGE, "duplicates.json"), default={})
         settings = self.settings.samples
-        collected = []
+        collected: list[samples.StepSample] = []
         for verdict in iter_jsonl(self.store.path(verify.STAGE, "verdicts.jsonl")):
             if verdict.get("passed") and verdict["id"] not in duplicates:
                 collected.extend(samples.dialog_samples(records[verdict["id"]], verdict, settings))

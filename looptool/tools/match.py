@@ -21,7 +21,8 @@ analysis can count why a sample failed, not only that it did.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 from looptool.tools.calls import ToolCall
 from looptool.tools.parse import ParseResult, parse_tool_calls
@@ -77,12 +78,12 @@ def toolmatch(
                or a maximum assignment when False).
     """
     if mode == "reward":
-        index = tools if isinstance(tools, ToolIndex) or _is_spec_index(tools) else tool_index(tools)
+        index: Mapping[str, ToolSpec] = tools if isinstance(tools, ToolIndex) or _is_spec_index(tools) else tool_index(tools)  # type: ignore[assignment]  # _is_spec_index checked it
         return _reward_match(predicted, expected, index)
     if mode == "bfcl":
         from looptool.tools.bfcl_match import bfcl_match
 
-        return bfcl_match(predicted, expected, tools, category=category,
+        return bfcl_match(predicted, expected, tools,  # type: ignore[arg-type]  # bfcl mode: BFCL ground truth dicts and function docs category=category,
                           underscore_to_dot=underscore_to_dot, greedy=bfcl_greedy)
     raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
 
@@ -169,9 +170,9 @@ def values_equal(predicted: Any, expected: Any, schema: Any = None) -> bool:
             return False
         return all(values_equal(p, e, _item_schema(schema, i)) for i, (p, e) in enumerate(zip(predicted, expected)))
     if tp is te:
-        return predicted == expected
+        return bool(predicted == expected)
     if tp in (int, float) and te in (int, float):
-        return _allows_number(schema) and predicted == expected
+        return _allows_number(schema) and bool(predicted == expected)
     return False
 
 
