@@ -32,7 +32,8 @@ from looptool.session import EngineSession
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, iteration_key, read_json
 from looptool.train.retention import prune_iteration_models
 from looptool.ui import console, print_stage_summary
-from looptool.units import StageRun, run_units
+from looptool.stages import FunctionStage, Stage, StageContext, StageOutcome, run_stage
+from looptool.units import run_units
 
 SEED_SAMPLES = "seed/samples/samples.jsonl"
 Trainer = Callable[..., Awaitable[Any]]
@@ -75,6 +76,27 @@ def check_probe_target(loaded: LoadedConfig) -> None:
     )
 
 
+class TrainStage(Stage):
+    """Train the policy of iteration i on D_i; a skipped stage returns the recorded model."""
+
+    def __init__(self, runner: LoopRunner, iteration: int) -> None:
+        self.runner = runner
+        self.iteration = iteration
+        self.key = iteration_key(iteration, "train")
+        self.title = f"iteration {iteration}: training"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        runner = self.runner
+        init = await runner.init_model(self.iteration)
+        settings = runner.config.train.for_iteration(self.iteration, runner.loaded.base_dir)
+        result = await runner.trainer(settings, runner.dataset_path(self.iteration), init, ctx.store.stage_dir(self.key), console=console)
+        return StageOutcome(counts=result.stage_counts(), info={"model_dir": str(result.model_dir), "metrics": dict(result.metrics)},
+                            value=Path(result.model_dir))
+
+    def skipped(self, info: dict[str, Any], ctx: StageContext) -> Path:
+        return Path(info["model_dir"])
+
+
 class LoopRunner:
     def __init__(self, loaded: LoadedConfig, store: RunStore, session: EngineSession, trainer: Trainer | None = None) -> None:
         check_probe_target(loaded)
@@ -103,19 +125,7 @@ class LoopRunner:
         return self.store.path(self.key(iteration, "dataset"), "dataset.jsonl")
 
     async def stage(self, key: str, title: str, body: Callable[[], Awaitable[dict[str, Any]]], client: LLMClient | None = None) -> dict[str, Any]:
-        info = self.store.stage_info(key)
-        if info is not None:
-            console.print(f"[dim]{key}: finished earlier, skipped[/dim]")
-            return info.get("counts", {})
-        client = client or self.session.client
-        window = client.stats.window() if client else None
-        with StageRun(self.store, key) as stage:
-            counts = await body()
-            report = window.report() if window else {}
-            if report:
-                self.store.save_stats(key, report)
-            print_stage_summary(title, counts, report)
-            stage.finish(counts=counts, llm=report.get("total"))
+        counts: dict[str, Any] = await run_stage(FunctionStage(key, title, body), StageContext(self.store, client or self.session.client))
         return counts
 
     # -- D_1 ------------------------------------------------------------------------------------
@@ -156,20 +166,8 @@ class LoopRunner:
         return self.loaded.resolve_path(name)
 
     async def train(self, iteration: int) -> Path:
-        key = self.key(iteration, "train")
-        info = self.store.stage_info(key)
-        if info is not None:
-            console.print(f"[dim]{key}: finished earlier, skipped[/dim]")
-            return Path(info["model_dir"])
-        with StageRun(self.store, key) as stage:
-            init = await self.init_model(iteration)
-            settings = self.config.train.for_iteration(iteration, self.loaded.base_dir)
-            result = await self.trainer(settings, self.dataset_path(iteration), init, self.store.stage_dir(key), console=console)
-            metrics = dict(result.metrics)
-            counts = result.stage_counts()
-            stage.finish(counts=counts, model_dir=str(result.model_dir), metrics=metrics)
-        print_stage_summary(f"iteration {iteration}: training", counts)
-        return Path(result.model_dir)
+        model_dir: Path = await run_stage(TrainStage(self, iteration), StageContext(self.store))
+        return model_dir
 
     # -- serving the policy ----------------------------------------------------------------------
     @contextlib.asynccontextmanager

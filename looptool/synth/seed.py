@@ -7,6 +7,7 @@ stages and resumes an interrupted one from its output file (nothing lost, nothin
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from looptool.synth.dialogs import STAGE as DIALOGS, DialogSimulator, draw_dialo
 from looptool.synth.quality import seed_quality, write_quality_report
 from rich.markup import escape
 
-from looptool.ui import console, print_stage_summary
-from looptool.units import StageRun, run_units
+from looptool.ui import console
+from looptool.stages import FunctionStage, StageContext, run_stage
+from looptool.units import run_units
 
 SAMPLES = "seed/samples"
 
@@ -56,19 +58,10 @@ class SeedBuilder:
         assert self.session.caller is not None
         return self.session.caller
 
-    async def _stage(self, key: str, title: str, body) -> dict[str, Any]:
-        info = self.store.stage_info(key)
-        if info is not None:
-            console.print(f"[dim]{key}: finished earlier ({info.get('finished_at')}), skipped[/dim]")
-            return info.get("counts", {})
+    async def _stage(self, key: str, title: str, body: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
         assert self.session.client is not None
-        window = self.session.client.stats.window()
-        with StageRun(self.store, key) as stage:
-            counts = await body()
-            report = window.report()
-            self.store.save_stats(key, report)
-            print_stage_summary(title, counts, report)
-            stage.finish(counts=counts, llm=report["total"])
+        stage = FunctionStage(key, title, body, skip_message="{key}: finished earlier ({finished_at}), skipped")
+        counts: dict[str, Any] = await run_stage(stage, StageContext(self.store, self.session.client))
         return counts
 
     async def run(self, through: str = "samples") -> dict[str, dict[str, Any]]:
