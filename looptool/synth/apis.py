@@ -30,6 +30,7 @@ from looptool.store.atomic import atomic_write_lines
 from looptool.synth.api_rules import SpecIndex, check_generated_spec, duplicate_rejections
 from looptool.synth.config import SynthSettings
 from looptool.synth.trees import PairSampler, TreePair, load_trees, render_generator_prompt, response_schema_for
+from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.units import UnitsSummary, current_stage, run_units
 
 STAGE = "seed/apis"
@@ -174,3 +175,19 @@ def api_counts(store: RunStore, summary: UnitsSummary | None = None) -> dict[str
         counts["llm_failures"] = summary.failed
     return counts
 
+
+
+class ApisStage(Stage):
+    """Seed stage 1: synthesise tool specs from sampled tree pairs."""
+
+    key, title = STAGE, "API synthesis"
+    skip_message = "{key}: finished earlier ({finished_at}), skipped"
+
+    def __init__(self, caller: RoleCaller | None, settings: SynthSettings, seed: int) -> None:
+        self.caller = caller
+        self.settings = settings
+        self.seed = seed
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        assert self.caller is not None, "API synthesis calls the generator role"
+        return StageOutcome(counts=await synthesize_apis(self.caller, ctx.store, self.settings, self.seed))

@@ -20,6 +20,9 @@ from typing import Any
 
 from looptool.errors import InputError
 from looptool.paths import runtime_python
+import anyio
+
+from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.store import JsonlWriter, RunStore, iter_jsonl
 from looptool.synth.config import SynthSettings
 from looptool.tools.patterns import first_unsafe_pattern
@@ -264,3 +267,18 @@ def by_domain(pool: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     for entry in pool:
         groups.setdefault(entry["domain"], []).append(entry)
     return groups
+
+
+class PoolStage(Stage):
+    """Seed stage 2: the tool pool (synthesised specs and imported tools), no LLM calls."""
+
+    key, title = STAGE, "tool pool"
+    skip_message = "{key}: finished earlier ({finished_at}), skipped"
+
+    def __init__(self, settings: SynthSettings, base_dir: Path) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        counts = await anyio.to_thread.run_sync(lambda: build_pool(ctx.store, self.settings, self.base_dir))
+        return StageOutcome(counts=counts)
