@@ -16,6 +16,7 @@ import anyio
 
 from rich.markup import escape
 
+from looptool.config.load import LoadedConfig, load_config_or_preset
 from looptool.errors import ConfigError, LoopToolError
 from looptool.ui import console
 
@@ -42,18 +43,9 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = False) -> None
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
-def load(config_arg: str | None):
-    from looptool.config.load import load_config
-    from looptool.presets import preset_path
-
-    if config_arg and (Path(config_arg).exists() or config_arg.endswith(".toml") or "/" in config_arg):
-        return load_config(config_arg)  # a path: a missing file is a ConfigError naming it
-    # A preset name (or nothing: the quickstart) - its relative paths live under the current directory.
-    try:
-        path = preset_path(config_arg or "quickstart")
-    except FileNotFoundError as exc:
-        raise ConfigError(str(config_arg), None, f"no such file, and {exc}") from None
-    return load_config(path, base_dir=Path.cwd())
+def load(config_arg: str | None) -> LoadedConfig:
+    """A config path or a preset name (None: the quickstart); kept here for the commands."""
+    return load_config_or_preset(config_arg)
 
 
 # -- sim ---------------------------------------------------------------------------------------

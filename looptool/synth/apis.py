@@ -27,13 +27,15 @@ from typing import Any
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, read_json
 from looptool.store.atomic import atomic_write_lines
+from looptool.synth import keys
 from looptool.synth.api_rules import SpecIndex, check_generated_spec, duplicate_rejections
 from looptool.synth.config import SynthSettings
+from looptool.synth.pool import accepted_specs
 from looptool.synth.trees import PairSampler, TreePair, load_trees, render_generator_prompt, response_schema_for
 from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.units import UnitsSummary, current_stage, run_units
 
-STAGE = "seed/apis"
+STAGE = keys.APIS
 CANDIDATE = "candidate"
 NAMES_IN_PROMPT = 8
 
@@ -150,11 +152,6 @@ def write_accepted(store: RunStore, pairs: list[TreePair], path: Path, dedup: De
 
 def _line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def accepted_specs(store: RunStore) -> list[dict[str, Any]]:
-    """The specs that survived synthesis, in unit order (what the tool pool takes)."""
-    return list(iter_jsonl(store.path(STAGE, "accepted.jsonl")))
 
 
 def api_counts(store: RunStore, summary: UnitsSummary | None = None) -> dict[str, Any]:

@@ -25,14 +25,14 @@ from looptool.synth.backends import BackendRegistry
 from looptool.synth.config import DialogSettings
 from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.store import JsonlWriter, iter_jsonl
-from looptool.synth import pool
+from looptool.synth import keys, pool
 from looptool.synth.structure import NO_ANSWER
 from looptool.tools.parse import ParseResult
 from looptool.tools.render import render_openai_messages
 from looptool.tools.validate import validate_call
 from looptool.units import run_units
 
-STAGE = "seed/dialogs"
+STAGE = keys.DIALOGS
 KINDS = ("single", "parallel", "dependent", "missing_param", "no_tool")
 
 

@@ -24,12 +24,13 @@ import anyio
 
 from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.store import JsonlWriter, RunStore, iter_jsonl
+from looptool.synth import keys
 from looptool.synth.config import SynthSettings
 from looptool.tools.patterns import first_unsafe_pattern
 from looptool.errors import ToolSpecError
 from looptool.tools.spec import normalize_tool
 
-STAGE = "seed/pool"
+STAGE = keys.POOL
 BFCL_DUMP_MODULE = "looptool.synth.bfcl_tools_dump"
 
 
@@ -224,8 +225,6 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
 
     with JsonlWriter(tmp_path) as writer:
         if settings.pool.use_synthesized:
-            from looptool.synth.apis import accepted_specs
-
             for record in accepted_specs(store):  # unit order: the pool never depends on timing
                 add(writer, record["spec"], record["domain"], "synth", record["id"])
         if not settings.pool.skip_invalid_imports:
@@ -256,6 +255,11 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
     if examples:
         counts["skipped_examples"] = examples
     return counts
+
+
+def accepted_specs(store: RunStore) -> list[dict[str, Any]]:
+    """The specs that survived API synthesis, in unit order (what the tool pool takes)."""
+    return list(iter_jsonl(store.path(keys.APIS, "accepted.jsonl")))
 
 
 def load_pool(store: RunStore) -> list[dict[str, Any]]:

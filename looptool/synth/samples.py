@@ -22,11 +22,10 @@ from looptool.samples import Provenance, StepSample
 from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.store import atomic_write_json, iter_jsonl, read_json
 from looptool.store.atomic import atomic_write_lines
-from looptool.synth import verify
+from looptool.synth import keys
 from looptool.synth.config import SampleSettings
-from looptool.synth.dialogs import STAGE as DIALOGS
 
-STAGE = "seed/samples"
+STAGE = keys.SAMPLES
 
 
 def _context(messages: list[dict[str, Any]], end: int, limit: int | None) -> list[dict[str, Any]]:
@@ -99,10 +98,10 @@ class SamplesStage(Stage):
         from looptool.train.parquet import write_verl_parquet
 
         store, settings = ctx.store, self.settings
-        records = {r["id"]: r for r in iter_jsonl(store.path(DIALOGS, "dialogs.jsonl"))}
-        duplicates = read_json(store.path(verify.STAGE, "duplicates.json"), default={})
+        records = {r["id"]: r for r in iter_jsonl(store.path(keys.DIALOGS, "dialogs.jsonl"))}
+        duplicates = read_json(store.path(keys.VERIFY, "duplicates.json"), default={})
         collected: list[StepSample] = []
-        for verdict in iter_jsonl(store.path(verify.STAGE, "verdicts.jsonl")):
+        for verdict in iter_jsonl(store.path(keys.VERIFY, "verdicts.jsonl")):
             if verdict.get("passed") and verdict["id"] not in duplicates:
                 collected.extend(dialog_samples(records[verdict["id"]], verdict, settings))
         collected.sort(key=lambda s: s.id)

@@ -39,14 +39,14 @@ from looptool.similarity import JaccardIndex, answer_tokens, jaccard
 from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.store import JsonlWriter, atomic_write_json, iter_jsonl
 from looptool.synth import grounding as grounds
-from looptool.synth import structure
+from looptool.synth import keys, structure
 from looptool.synth.config import GateAction, VerifySettings
 from looptool.synth.quality import seed_quality, write_quality_report
 from looptool.tools.spec import tool_index
 from looptool.tools.validate import validate_call
 from looptool.units import run_units
 
-STAGE = "seed/verify"
+STAGE = keys.VERIFY
 WORD = re.compile(r"[a-z0-9]+")
 Expectation = Literal["call", "ask", "no_tool", "text"]
 TEXT_EXPECTATIONS = ("ask", "no_tool", "text")

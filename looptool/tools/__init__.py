@@ -5,7 +5,8 @@ and bfcl runtime environments (PYTHONPATH=<checkout>).
 """
 
 from looptool.tools.calls import ToolCall
-from looptool.tools.match import MatchResult, toolmatch
+from looptool.tools.match import toolmatch
+from looptool.tools.match_result import MatchResult
 from looptool.tools.parse import ParseResult, parse_openai_tool_calls, parse_tool_calls
 from looptool.tools.render import (
     render_calls_text,

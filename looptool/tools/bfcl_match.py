@@ -34,13 +34,9 @@ import re
 from typing import Any
 from collections.abc import Sequence
 
-from typing import TYPE_CHECKING
-
 from looptool.tools.calls import ToolCall
+from looptool.tools.match_result import MatchResult, max_assignment
 from looptool.tools.parse import ParseResult, parse_tool_calls
-
-if TYPE_CHECKING:
-    from looptool.tools.match import MatchResult
 
 _PY_TYPES: dict[str, type] = {
     "string": str, "integer": int, "float": float, "boolean": bool,
@@ -179,8 +175,6 @@ def _check_call(doc: dict | None, output: dict, answer: dict, underscore_to_dot:
 
 def _assign(docs: Sequence[dict], calls: list[dict], expected: Sequence[dict], underscore_to_dot: bool) -> None:
     """Order-free matching by maximum assignment instead of BFCL's greedy pass (raises _Fail)."""
-    from looptool.tools.match import max_assignment
-
     compatible: list[list[int]] = []
     for output in calls:
         row = []
@@ -233,8 +227,6 @@ def bfcl_match(
     """BFCL AST checker decision. `category` as in BFCL ("simple_python", "live_multiple",
     "parallel_multiple", "irrelevance", "live_relevance", ...); None infers parallel (several
     ground-truth calls) or multiple (one call, its doc found by name)."""
-    from looptool.tools.match import MatchResult
-
     calls = _decode(predicted)
     category = category or ""
     if "relevance" in category and "irrelevance" not in category:
