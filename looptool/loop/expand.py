@@ -27,6 +27,7 @@ from typing import Any
 from looptool.loop import compose as composer
 from looptool.loop.config import ExpandSettings
 from looptool.loop.iteration import EXPAND, IterationData, write_samples
+from looptool.loop.records import Expansion
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.roles.schemas import expanded_samples_schema_for
 from looptool.samples import Provenance, StepSample
@@ -229,10 +230,10 @@ class ExpandStage(Stage):
 
         async def work(seed_id: str, seed: StepSample) -> dict[str, Any]:
             if not ablations.edde_runs:
-                return {"verified": [], "rejected": [], "ablation": ablations.active}
+                return Expansion.checked({"verified": [], "rejected": [], "ablation": ablations.active})
             assert self.caller is not None, "a stage that calls a role needs the session's caller"
-            return await expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], settings, data.iteration,
-                                     config.run.seed, config.synth.verify)
+            return Expansion.checked(await expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], settings, data.iteration,
+                                                       config.run.seed, config.synth.verify))
 
         with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
             summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=settings.concurrency,

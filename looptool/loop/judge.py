@@ -30,6 +30,7 @@ import re
 from typing import Any
 
 from looptool.loop.iteration import JUDGE, IterationData
+from looptool.loop.records import JudgeVerdict
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.samples import StepSample
 from looptool.synth.config import VerifySettings
@@ -201,10 +202,10 @@ class JudgeStage(Stage):
 
         async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
             if ablated:
-                return {"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"}
+                return JudgeVerdict.checked({"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"})
             assert self.caller is not None, "a stage that calls a role needs the session's caller"
-            return await judge_sample(self.caller, sample, probes[sample_id], judge.order, config.run.seed,
-                                      config.synth.verify, judge.guard, judge.blocked_fix)
+            return JudgeVerdict.checked(await judge_sample(self.caller, sample, probes[sample_id], judge.order, config.run.seed,
+                                                           config.synth.verify, judge.guard, judge.blocked_fix))
 
         out_path = ctx.store.path(self.key, "verdicts.jsonl")
         with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:

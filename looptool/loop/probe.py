@@ -16,6 +16,7 @@ from typing import Any
 from looptool.llm.client import LLMClient
 from looptool.loop.config import ProbeSettings
 from looptool.loop.iteration import PROBE, IterationData
+from looptool.loop.records import ProbeResult
 from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.tools.match import toolmatch
@@ -108,7 +109,7 @@ class ProbeStage(Stage):
         samples = data.dataset()
 
         async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
-            return await probe_sample(self.caller, sample, settings)
+            return ProbeResult.checked(await probe_sample(self.caller, sample, settings))
 
         console.print(f"iteration {data.iteration}: probing {probe_target(self.client)}")
         out_path = ctx.store.path(self.key, "results.jsonl")
