@@ -127,6 +127,16 @@ def test_stage_settings_do_not_import_the_config_package() -> None:
         assert not any(target.startswith("looptool.config") for target in _imports(module)), module
 
 
+NEUTRAL = ("looptool.errors", "looptool.samples", "looptool.store", "looptool.paths", "looptool.ui", "looptool.units",
+           "looptool.stages", "looptool.similarity", "looptool.tools", "looptool.llm")
+STAGE_PACKAGES = ("looptool.synth", "looptool.loop", "looptool.train", "looptool.eval", "looptool.sim.")
+
+
+def test_neutral_modules_import_no_stage_package() -> None:
+    wrong = {m: sorted(t for t in _imports(m) if t.startswith(STAGE_PACKAGES)) for m in MODULES if m.startswith(NEUTRAL)}
+    assert {m: targets for m, targets in wrong.items() if targets} == {}
+
+
 def test_the_simulator_is_imported_only_where_it_runs() -> None:
     code = ("import sys, looptool.session, looptool.pipeline, looptool.synth.seed, looptool.loop.runner, looptool.cli\n"
             "print(sorted(m for m in sys.modules if m.startswith('looptool.sim.')))")
