@@ -16,6 +16,7 @@ import anyio
 
 from rich.markup import escape
 
+from looptool.config.load import LoadedConfig, load_config_or_preset
 from looptool.errors import ConfigError, LoopToolError
 from looptool.ui import console
 
@@ -42,18 +43,9 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = False) -> None
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
-def load(config_arg: str | None):
-    from looptool.config.load import load_config
-    from looptool.presets import preset_path
-
-    if config_arg and (Path(config_arg).exists() or config_arg.endswith(".toml") or "/" in config_arg):
-        return load_config(config_arg)  # a path: a missing file is a ConfigError naming it
-    # A preset name (or nothing: the quickstart) - its relative paths live under the current directory.
-    try:
-        path = preset_path(config_arg or "quickstart")
-    except FileNotFoundError as exc:
-        raise ConfigError(str(config_arg), None, f"no such file, and {exc}") from None
-    return load_config(path, base_dir=Path.cwd())
+def load(config_arg: str | None) -> LoadedConfig:
+    """A config path or a preset name (None: the quickstart); kept here for the commands."""
+    return load_config_or_preset(config_arg)
 
 
 # -- sim ---------------------------------------------------------------------------------------
@@ -166,12 +158,12 @@ def _register_stage_commands() -> None:
                 raise
 
 
-def run_async(function, *args):  # noqa: ANN001, ANN201
+def run_async(function, *args):
     """anyio.run, but SIGTERM and SIGINT cancel the work in a structured way: every `async with`
     unwinds (local vLLM servers stopped, files closed) before the process exits."""
     import signal
 
-    async def supervised():  # noqa: ANN202
+    async def supervised():
         interrupted = False
         result = None
         async with anyio.create_task_group() as group:
@@ -204,14 +196,6 @@ def _single(error: BaseException) -> BaseException:
     return error
 
 
-def _is_engine_error(error: BaseException) -> bool:
-    """Runtime errors the engine raises on purpose with a complete message (no traceback needed)."""
-    from looptool.llm.vllm_server import VLLMServerError
-    from looptool.models import ModelBuildError, RuntimeMissingError
-
-    return isinstance(error, (VLLMServerError, ModelBuildError, RuntimeMissingError))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -228,11 +212,6 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]config error[/red] {escape(str(error))}")
         return 2
     except LoopToolError as error:
-        console.print(f"[red]error[/red] {escape(str(error))}")
-        return 1
-    except RuntimeError as error:
-        if not _is_engine_error(error):
-            raise
         console.print(f"[red]error[/red] {escape(str(error))}")
         return 1
     except OSError as error:  # the file system refused (disk full, read-only, permissions)

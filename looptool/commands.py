@@ -18,7 +18,7 @@ def _resume_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _policy(args: argparse.Namespace):  # noqa: ANN202
+def _policy(args: argparse.Namespace):
     from looptool.store import ResumePolicy
 
     return ResumePolicy(allow_partial=args.allow_partial, allow_config_change=args.allow_config_change)

@@ -1,7 +1,30 @@
 """Exception hierarchy: callers catch precisely what they can handle.
 
-`LoopToolError` is the root. Configuration problems stop a run before any request; LLM errors are
-recorded against the item that caused them so a stage can go on with the rest.
+`LoopToolError` is the root of every error the engine raises on purpose, grouped by what a caller
+can do about it (as httpx groups its exceptions)::
+
+    LoopToolError
+    ├── ConfigError            a run config or role card is wrong (stops before any request)
+    │   └── ConfigChanged
+    ├── InputError             a data file is malformed: names where and why
+    │   ├── TreeError, ToolSpecError, ConstraintError, GroundTruthError, PreflightError
+    ├── LLMError               an endpoint failed; recorded against the unit that caused it
+    │   ├── TransientLLMError, RequestRejected, RetriesExhausted
+    │   ├── NoEndpointAvailable, EndpointsUnreachable (stops the stage early)
+    ├── OutputInvalid          the model answered, but not in the form the task needs
+    ├── RuntimeProblem         a local runtime the engine drives is missing or failed
+    │   ├── RuntimeMissingError, ModelBuildError, VLLMServerError, TokenCountError
+    │   └── BfclWorkerError
+    ├── StageError             a stage could not complete; what it wrote stays on disk
+    │   ├── StageIncomplete, TrainerFailed, BfclWorkerDied
+    └── StorageError           the run directory cannot be written
+
+`run_units` records any `LoopToolError` raised by one unit against that unit and goes on with the
+rest (except `StorageError` and errors with `stops_stage`); any other exception is a bug and stops
+the stage. Errors that grew up as `ValueError` / `RuntimeError` keep that as a second base, so
+code that catches the builtin still catches them.
+
+This module imports nothing but the standard library: the bfcl runtime's worker imports it too.
 """
 
 from __future__ import annotations
@@ -28,6 +51,55 @@ class InputError(LoopToolError):
 
 class StageError(LoopToolError):
     """A stage could not complete; what it already wrote stays on disk."""
+
+
+# -- bad input files ---------------------------------------------------------------------------
+
+class ToolSpecError(InputError, ValueError):
+    """A tool spec that cannot be used; the message names the tool and the field."""
+
+    def __init__(self, tool: str, field: str, reason: str):
+        self.tool = tool
+        self.field = field
+        self.reason = reason
+        super().__init__(f"tool {tool!r}: field {field!r}: {reason}")
+
+
+class ConstraintError(InputError, ValueError):
+    """A constraint block is malformed; `key` names the offending key ("" for the block itself)."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"{key}: {reason}" if key else reason)
+
+
+class GroundTruthError(InputError, ValueError):
+    """A ground-truth call string is not a plain call with literal arguments."""
+
+
+# -- local runtimes ----------------------------------------------------------------------------
+
+class RuntimeProblem(LoopToolError, RuntimeError):
+    """A local runtime the engine drives (a runtime venv, a model build, a vLLM server, a worker
+    process) is missing or failed; the message is complete (it names the log or the setup
+    command), so the CLI prints it without a traceback."""
+
+
+class RuntimeMissingError(RuntimeProblem):
+    """A heavy runtime's virtual environment is absent; the message names the setup command."""
+
+
+class ModelBuildError(RuntimeProblem):
+    """A model build script failed; the message carries the tail of its output."""
+
+
+class VLLMServerError(RuntimeProblem):
+    """A local vLLM server failed to start, died, or could not be stopped."""
+
+
+class TokenCountError(RuntimeProblem):
+    """The tokenizer worker could not start or could not measure a prompt."""
 
 
 class LLMError(LoopToolError):

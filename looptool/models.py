@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from looptool.errors import ModelBuildError, RuntimeMissingError
 from looptool.paths import data_dir, looptool_home, runtime_python
 
 # name -> build script in scripts/ (called as `<python> SCRIPT OUT_DIR`)
@@ -37,14 +38,6 @@ BUILD_RECORD = "looptool-build.json"
 BUILD_TIMEOUT_S = 1800.0
 _PROGRESS_EVERY_S = 15.0
 _LOG_TAIL_LINES = 40
-
-
-class RuntimeMissingError(RuntimeError):
-    """A heavy runtime's virtual environment is absent; the message names the setup command."""
-
-
-class ModelBuildError(RuntimeError):
-    """A model build script failed; the message carries the tail of its output."""
 
 
 def models_dir() -> Path:
@@ -118,7 +111,7 @@ def ensure_model(name: str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _run_build(name: str, argv: list[str], log_file, env: dict[str, str], log: Path) -> int:  # noqa: ANN001
+def _run_build(name: str, argv: list[str], log_file, env: dict[str, str], log: Path) -> int:
     """Run a build script, saying what is happening every 15 s: a build can take minutes."""
     from looptool.ui import console, elapsed_text
 

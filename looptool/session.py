@@ -15,27 +15,6 @@ from typing import Any
 from looptool.config.load import LoadedConfig
 from looptool.llm.client import LLMClient
 from looptool.roles.caller import RoleCaller
-from looptool.sim.server import SimServer
-from looptool.sim.settings import ModelProfile, SimSettings
-
-
-def sim_settings_for(loaded: LoadedConfig, endpoint_names: list[str]) -> SimSettings:
-    """One simulator serves every sim endpoint; each endpoint's model name gets its own profile."""
-    profiles: dict[str, ModelProfile] = {}
-    seed = 0
-    latency = 0.0
-    for name in endpoint_names:
-        endpoint = loaded.config.endpoints[name]
-        sim = endpoint.sim
-        if sim is None:
-            continue
-        seed, latency = sim.seed, max(latency, sim.latency_ms)
-        profiles[endpoint.model] = ModelProfile(
-            wrong_call_rate=sim.wrong_call_rate,
-            malformed_rate=sim.malformed_rate,
-            judge_error_rate=sim.judge_error_rate,
-        )
-    return SimSettings(seed=seed, latency_ms=latency, models=profiles)
 
 
 class EngineSession:
@@ -59,14 +38,14 @@ class EngineSession:
                     names.append(name)
         return names
 
-    async def __aenter__(self) -> "EngineSession":
+    async def __aenter__(self) -> EngineSession:
         config = self.loaded.config
         names = self.endpoints_in_use()
         sim_names = [n for n in names if config.endpoints[n].launch == "sim"]
-        if sim_names:
-            server = await self._stack.enter_async_context(SimServer(sim_settings_for(self.loaded, sim_names)))
-            for name in sim_names:
-                self.base_urls[name] = server.base_url
+        if sim_names:  # the simulator is imported only when a config uses it
+            from looptool.sim.launch import launch_simulator
+
+            self.base_urls.update(await launch_simulator(self._stack, self.loaded, sim_names))
         if any(config.endpoints[n].launch == "vllm" for n in names):
             from looptool.llm.launch import launch_servers
 

@@ -13,6 +13,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from looptool.config.load import load_config_or_preset
 from looptool.errors import ConfigError
 from looptool.store.atomic import read_json
 from looptool.ui import console, fmt_value
@@ -44,9 +45,7 @@ def resolve_run_dir(target: str | None) -> Path:
         return Path(target)
     if target and "/" in target and not Path(target).is_file():
         raise ConfigError(target, None, "not a run directory, a config file or a preset name")
-    from looptool.cli import load
-
-    return load(target).run_dir
+    return load_config_or_preset(target).run_dir
 
 
 def _missing(info: dict) -> str:

@@ -76,7 +76,7 @@ class ProgressReporter:
         self._live: Progress | None = None
         self._task: Any = None
 
-    def __enter__(self) -> "ProgressReporter":
+    def __enter__(self) -> ProgressReporter:
         if console.is_terminal:
             self._live = Progress(
                 TextColumn("[bold]{task.description}"),

@@ -70,7 +70,7 @@ def failure_reason(error: BaseException) -> str:
 
 # -- the completion rule -----------------------------------------------------------------------
 
-_CURRENT: contextvars.ContextVar["StageRun | None"] = contextvars.ContextVar("looptool_stage_run", default=None)
+_CURRENT: contextvars.ContextVar[StageRun | None] = contextvars.ContextVar("looptool_stage_run", default=None)
 
 
 class StageRun:
@@ -78,13 +78,13 @@ class StageRun:
     records the stage as finished, partial or incomplete. Use as a context manager; call
     `finish(**info)` at the end of the stage's body."""
 
-    def __init__(self, store: "RunStore", key: str) -> None:
+    def __init__(self, store: RunStore, key: str) -> None:
         self.store = store
         self.key = key
         self.summaries: list[UnitsSummary] = []
         self._token: contextvars.Token[StageRun | None] | None = None
 
-    def __enter__(self) -> "StageRun":
+    def __enter__(self) -> StageRun:
         self.store.mark_started(self.key)
         self._token = _CURRENT.set(self)
         return self

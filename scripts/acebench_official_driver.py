@@ -69,7 +69,7 @@ class Official:
         # model_inference/multi_turn/APIModel_agent.py imports the OpenAI SDK for its client; only
         # its decoding methods are used here, so a stand-in module keeps the SDK out of this env.
         sys.modules.setdefault("openai", types.SimpleNamespace(OpenAI=object))
-        import eval_main  # noqa: PLC0415 - the checkout is on sys.path only now
+        import eval_main
 
         eval_main.save_score_as_json = lambda *args, **kwargs: None
         eval_main.convert_result_to_excel = lambda *args, **kwargs: None

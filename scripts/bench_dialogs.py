@@ -20,14 +20,14 @@ from pathlib import Path
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_client import start_sim  # noqa: E402
+from bench_client import start_sim
 
-from looptool.config.load import load_config_data  # noqa: E402
-from looptool.session import EngineSession  # noqa: E402
-from looptool.store import JsonlWriter  # noqa: E402
-from looptool.synth.dialogs import DialogSimulator, draw_dialog  # noqa: E402
-from looptool.synth.pool import by_domain, pool_entry, read_tool_file, resolve_import  # noqa: E402
-from looptool.units import run_units  # noqa: E402
+from looptool.config.load import load_config_data
+from looptool.session import EngineSession
+from looptool.store import JsonlWriter
+from looptool.synth.dialogs import DialogSimulator, draw_dialog
+from looptool.synth.pool import by_domain, pool_entry, read_tool_file, resolve_import
+from looptool.units import run_units
 
 
 def cpu_seconds() -> float:

@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from looptool.paths import runtime_env_dir  # noqa: E402
-from looptool.tools.calls import ToolCall  # noqa: E402
-from looptool.tools.match import toolmatch  # noqa: E402
-from looptool.tools.render import render_calls_text  # noqa: E402
-from looptool.tools.reward import compute_score  # noqa: E402
-from looptool.tools.spec import tool_index  # noqa: E402
+from looptool.paths import runtime_env_dir
+from looptool.tools.calls import ToolCall
+from looptool.tools.match import toolmatch
+from looptool.tools.render import render_calls_text
+from looptool.tools.reward import compute_score
+from looptool.tools.spec import tool_index
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple",
               "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")

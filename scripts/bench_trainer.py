@@ -100,7 +100,7 @@ def main() -> int:
         )
         run_dir = work / f"run_{name}_{int(time.time())}"
         started = time.perf_counter()
-        result = anyio.run(lambda: run_training(settings, dataset, model, run_dir, console=lambda line: None))
+        result = anyio.run(lambda: run_training(settings, dataset, model, run_dir, console=lambda line: None))  # noqa: B023 - run at once
         wall = time.perf_counter() - started
         trainer = result.metrics["trainer"]
         times = trainer["step_times_s"]

@@ -24,14 +24,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from looptool.loop.expand import answer_kind, expand_payload, seed_ref  # noqa: E402
-from looptool.loop.judge import label_fix_problems  # noqa: E402
-from looptool.roles.answer_checks import label_verdict_contradiction, step_verdict_contradiction  # noqa: E402
-from looptool.samples import StepSample  # noqa: E402
-from looptool.store import iter_jsonl, read_json  # noqa: E402
-from looptool.synth.config import VerifySettings  # noqa: E402
-from looptool.synth.quality import shorten  # noqa: E402
-from looptool.synth.verify import RuleContext, rule_findings, subject_from_dialog, subject_from_sample  # noqa: E402
+from looptool.loop.expand import answer_kind, expand_payload, seed_ref
+from looptool.loop.judge import label_fix_problems
+from looptool.roles.answer_checks import label_verdict_contradiction, step_verdict_contradiction
+from looptool.samples import StepSample
+from looptool.store import iter_jsonl, read_json
+from looptool.synth.config import VerifySettings
+from looptool.synth.quality import shorten
+from looptool.synth.verify import RuleContext, rule_findings, subject_from_dialog, subject_from_sample
 
 
 SETTINGS = VerifySettings()

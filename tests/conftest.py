@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # test helper modules (runtime_support)
-from runtime_support import runtime_or_skip  # noqa: E402
+from runtime_support import runtime_or_skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

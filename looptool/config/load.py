@@ -20,6 +20,7 @@ from looptool.roles.cards import RoleCard, SamplingConfig
 from looptool.roles.schemas import schema_names
 from looptool.roles.templates import PromptTemplate
 from looptool.errors import ConfigError
+from looptool.presets import preset_path
 from looptool.paths import data_dir
 
 
@@ -165,7 +166,7 @@ def validate_references(config: RunConfig, source: str) -> None:
         if endpoint.launch == "none" and endpoint.base_url is None:
             raise ConfigError(source, f"endpoints.{name}.base_url", "required unless launch is 'vllm' or 'sim'")
         if endpoint.launch == "vllm" and endpoint.vllm is None:
-            raise ConfigError(source, f"endpoints.{name}.vllm", "launch = 'vllm' needs a [endpoints.%s.vllm] table" % name)
+            raise ConfigError(source, f"endpoints.{name}.vllm", f"launch = 'vllm' needs a [endpoints.{name}.vllm] table")
         if endpoint.api_key_env is not None and not endpoint.api_key_env.strip():
             raise ConfigError(source, f"endpoints.{name}.api_key_env", "is empty: name an environment variable, or leave the key out")
         if endpoint.api_key_env and endpoint.api_key_env not in os.environ:
@@ -250,3 +251,15 @@ def load_config(path: str | Path, *, base_dir: Path | None = None) -> LoadedConf
     """Relative paths in the config resolve against `base_dir` (default: the config's folder)."""
     path = Path(path).expanduser().resolve()
     return load_config_data(read_toml(path), str(path), base_dir or path.parent)
+
+
+def load_config_or_preset(config_arg: str | None) -> LoadedConfig:
+    """A config file (a path: a missing file is a ConfigError naming it), or a preset name (or
+    nothing: the quickstart), whose relative paths then live under the current directory."""
+    if config_arg and (Path(config_arg).exists() or config_arg.endswith(".toml") or "/" in config_arg):
+        return load_config(config_arg)
+    try:
+        path = preset_path(config_arg or "quickstart")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(config_arg), None, f"no such file, and {exc}") from None
+    return load_config(path, base_dir=Path.cwd())

@@ -71,7 +71,7 @@ class EndpointConfig(Strict):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL with a host, e.g. http://127.0.0.1:8000/v1")
         try:
-            parts.port
+            parts.port  # noqa: B018 - reading the property is the check: urlsplit raises on a bad port
         except ValueError:
             raise ValueError(f"{value!r} has an invalid port") from None
         return value.rstrip("/")

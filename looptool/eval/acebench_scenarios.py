@@ -345,7 +345,7 @@ class Travel(_Scenario):
     def _cabins(self) -> tuple[str, str]:
         return self._text("travel_economy"), self._text("travel_business")
 
-    def get_flight_details(self, origin: str = None, destination: str = None):  # noqa: RUF013 - ACEBench's signature
+    def get_flight_details(self, origin: str = None, destination: str = None):
         flights = self.flights
         if origin:
             flights = [f for f in flights if f["origin"] == origin]
@@ -363,7 +363,7 @@ class Travel(_Scenario):
             return {key: value for key, value in user.items() if key != "password"}
         return {"status": "error", "message": self._text("travel_bad_credentials")}
 
-    def get_reservation_details(self, reservation_id: str = None, user_id: str = None):  # noqa: RUF013
+    def get_reservation_details(self, reservation_id: str = None, user_id: str = None):
         if reservation_id:
             reservations = [r for r in self.reservations if r["reservation_id"] == reservation_id]
         elif user_id:

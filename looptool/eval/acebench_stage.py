@@ -15,6 +15,7 @@ from typing import Any
 from looptool.eval.acebench import evaluate_acebench, headline_scores
 from looptool.eval.acebench_settings import AceBenchEvalSettings
 from looptool.llm.client import LLMClient
+from looptool.stages import Stage, StageContext, StageOutcome, run_stage
 from looptool.store.run import RunStore, iteration_key
 
 STAGE = "eval_acebench"
@@ -34,29 +35,45 @@ async def run_acebench_stage(
 
     `user_client` holds the simulated user's role (agent_multi_turn) when `client` only serves
     the checkpoint."""
-    key = iteration_key(iteration, STAGE)
-    out_dir = store.root / key
-    if store.is_finished(key):
-        return headline_scores(out_dir)
-    settings = settings or AceBenchEvalSettings()
-    if settings.cache_salt is None:
-        # Each iteration's checkpoint is served under the same model name; without a salt the
-        # request cache would hand iteration j the answers of iteration j-1.
-        settings = settings.model_copy(update={"cache_salt": f"iteration-{iteration}"})
-    report = await evaluate_acebench(client, role, store.stage_dir(key), settings, user_client=user_client,
-                                     title=f"ACEBench ({settings.language}) after iteration {iteration}")
-    summary = report.summary
-    rows = summary["modes"]["acebench"]["categories"].values()
-    store.mark_finished(
-        key,
-        headline=report.headline,
-        items=summary["run"]["items"],
-        unscored=sum(row["total"] - row["scored"] for row in rows),
-        format=summary["run"]["format"],
-        language=summary["run"]["language"],
-        outputs=["scores.json", "scores.md", "results.jsonl"],
-    )
-    return report.headline
+    stage = AceBenchStage(client, iteration, settings, role, user_client)
+    headline: dict[str, float | None] = await run_stage(stage, StageContext(store))
+    return headline
+
+
+class AceBenchStage(Stage):
+    """ACEBench after one iteration. Items an endpoint gave up on count as wrong (as ACEBench
+    counts them), so the stage is finished with their number instead of left incomplete."""
+
+    units_must_complete = False
+    show_summary = False
+    skip_message = None
+
+    def __init__(self, client: LLMClient, iteration: int, settings: AceBenchEvalSettings | None, role: str,
+                 user_client: LLMClient | None) -> None:
+        self.client = client
+        self.user_client = user_client
+        self.key = iteration_key(iteration, STAGE)
+        settings = settings or AceBenchEvalSettings()
+        if settings.cache_salt is None:
+            # Each iteration's checkpoint is served under the same model name; without a salt the
+            # request cache would hand iteration j the answers of iteration j-1.
+            settings = settings.model_copy(update={"cache_salt": f"iteration-{iteration}"})
+        self.settings = settings
+        self.role = role
+        self.title = f"ACEBench ({settings.language}) after iteration {iteration}"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        report = await evaluate_acebench(self.client, self.role, ctx.store.stage_dir(self.key), self.settings,
+                                         user_client=self.user_client, title=self.title)
+        summary = report.summary
+        rows = summary["modes"]["acebench"]["categories"].values()
+        info = {"headline": report.headline, "items": summary["run"]["items"],
+                "unscored": sum(row["total"] - row["scored"] for row in rows), "format": summary["run"]["format"],
+                "language": summary["run"]["language"], "outputs": ["scores.json", "scores.md", "results.jsonl"]}
+        return StageOutcome(info=info, value=report.headline)
+
+    def skipped(self, info: dict[str, Any], ctx: StageContext) -> dict[str, float | None]:
+        return headline_scores(ctx.store.root / self.key)
 
 
 def acebench_curve(store: RunStore) -> dict[int, dict[str, Any]]:

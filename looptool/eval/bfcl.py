@@ -32,18 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from looptool.errors import ConfigError, RequestRejected
 from looptool.eval.bfcl_client import BfclWorker, BfclWorkerDied
 from looptool.eval.bfcl_format import (
     Decoded,
-    PromptFormat,
     WireTools,
     build_request,
     decode_answer,
 )
-from looptool.eval.categories import CATEGORIES, KINDS, MULTI_TURN, resolve_categories
+from looptool.eval.categories import CATEGORIES, KINDS, MULTI_TURN
 from looptool.eval.settings import BFCL_MAX_STEPS, BfclEvalSettings  # noqa: F401 (re-exported)
 from looptool.eval.scoreboard import CategoryScore, headline, render_markdown, summarize
 from looptool.llm.client import LLMClient

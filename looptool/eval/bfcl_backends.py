@@ -18,7 +18,7 @@ multi_turn_checker.py), turn by turn:
 Execution results are rendered as BFCL renders them (str as is, dict as JSON, else str()), so
 the tool responses a model sees are the ones BFCL would show it.
 
-Stdlib + bfcl_eval only: imported by looptool.eval.bfcl_worker under the bfcl runtime python.
+Stdlib, bfcl_eval and looptool.errors (itself stdlib only): imported by looptool.eval.bfcl_worker under the bfcl runtime python.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
+from looptool.errors import GroundTruthError
+
 from bfcl_eval.constants.eval_config import MULTI_TURN_FUNC_DOC_PATH
 from bfcl_eval.constants.executable_backend_config import (
     CLASS_FILE_PATH_MAPPING,
@@ -43,10 +45,6 @@ from bfcl_eval.constants.executable_backend_config import (
 
 CALL_TIMEOUT_S = 10  # a backend call that runs longer (e.g. a huge exponent) is reported as failed
 _REPR_LIMIT = 2000
-
-
-class GroundTruthError(ValueError):
-    """A ground-truth call string is not a plain call with literal arguments."""
 
 
 @cache

@@ -19,7 +19,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from looptool.errors import LoopToolError, StageError
+from looptool.errors import RuntimeProblem, StageError
 from looptool.models import RuntimeMissingError, require_runtime_python
 
 READY_TIMEOUT_S = 120.0
@@ -28,7 +28,7 @@ MAX_LINE_BYTES = 1 << 30
 _STDERR_TAIL = 30
 
 
-class BfclWorkerError(LoopToolError):
+class BfclWorkerError(RuntimeProblem):
     """The worker rejected one request (bad item id, malformed call); the run goes on."""
 
 
@@ -78,7 +78,7 @@ class BfclWorker:
             "TRANSFORMERS_OFFLINE": "1",
             "PYTHONUNBUFFERED": "1",
         }
-        with open(self._stderr_path, "ab") as stderr:  # noqa: ASYNC230 - a local file, opened once per run
+        with open(self._stderr_path, "ab") as stderr:
             self._process = await anyio.open_process(
                 [str(python), "-m", "looptool.eval.bfcl_worker"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from looptool.errors import InputError
 from looptool.llm.types import ChatRequest, LLMResult
 from looptool.tools.parse import parse_openai_tool_calls
 from looptool.tools.render import render_openai_messages, render_paper_messages
-from looptool.tools.spec import ToolSpec, ToolSpecError, load_tools
+from looptool.errors import ToolSpecError
+from looptool.tools.spec import ToolSpec, load_tools
 
-from looptool.eval.settings import PromptFormat  # noqa: E402  (one definition, shared with the run config)
+from looptool.eval.settings import PromptFormat
 
 
 @dataclass(frozen=True)

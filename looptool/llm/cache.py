@@ -78,7 +78,8 @@ class RequestCache:
             self.misses += 1
             return None
         self.hits += 1
-        return json.loads(row[0])
+        response: dict[str, Any] = json.loads(row[0])
+        return response
 
     def put(self, key: str, body: dict[str, Any]) -> None:
         try:

@@ -62,7 +62,7 @@ class LLMClient:
         config: ClientConfig | None = None,
         cache_path: Path | None = None,
         cache: RequestCache | None = None,
-    ) -> "LLMClient":
+    ) -> LLMClient:
         """Build endpoints from config; `base_urls` overrides URLs of servers the engine launched."""
         base_urls = base_urls or {}
         api_keys = api_keys or {}
@@ -83,7 +83,7 @@ class LLMClient:
         if self.cache is not None and close_cache:
             self.cache.close()
 
-    async def __aenter__(self) -> "LLMClient":
+    async def __aenter__(self) -> LLMClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

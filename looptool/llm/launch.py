@@ -50,7 +50,7 @@ def server_spec(launch: VLLMLaunch, model_dir: Path, served_name: str, source: s
         model=model_dir,
         served_model_name=served_name,
         kv_cache_bytes=parse_size(launch.kv_cache_bytes, source, f"{key}.kv_cache_bytes"),
-        dtype=launch.dtype,  # type: ignore[arg-type]
+        dtype=launch.dtype,
         enforce_eager=launch.enforce_eager,
         max_model_len=launch.max_model_len,
         # Small models loop on whitespace inside JSON unless the grammar forbids it (notes/cpu_llm.md).

@@ -49,14 +49,14 @@ class LatencyHistogram:
                 return _bucket_upper(index)
         return _bucket_upper(_BUCKETS - 1)
 
-    def minus(self, other: "LatencyHistogram") -> "LatencyHistogram":
+    def minus(self, other: LatencyHistogram) -> LatencyHistogram:
         return LatencyHistogram(
             counts=[a - b for a, b in zip(self.counts, other.counts)],
             total=self.total - other.total,
             sum_s=self.sum_s - other.sum_s,
         )
 
-    def copy(self) -> "LatencyHistogram":
+    def copy(self) -> LatencyHistogram:
         return LatencyHistogram(counts=list(self.counts), total=self.total, sum_s=self.sum_s)
 
 
@@ -75,12 +75,12 @@ class EndpointStats:
     invalid_answer_retries: int = 0  # answers that did not parse/validate and were asked again
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
-    def copy(self) -> "EndpointStats":
+    def copy(self) -> EndpointStats:
         clone = EndpointStats(**{name: getattr(self, name) for name in _COUNTERS})
         clone.latency = self.latency.copy()
         return clone
 
-    def minus(self, other: "EndpointStats") -> "EndpointStats":
+    def minus(self, other: EndpointStats) -> EndpointStats:
         diff = EndpointStats(**{name: getattr(self, name) - getattr(other, name) for name in _COUNTERS})
         diff.latency = self.latency.minus(other.latency)
         return diff
@@ -106,7 +106,7 @@ class ClientStats:
     def role(self, name: str) -> EndpointStats:
         return self._get(self.by_role, name)
 
-    def window(self) -> "StatsWindow":
+    def window(self) -> StatsWindow:
         return StatsWindow(self)
 
 

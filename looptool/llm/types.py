@@ -22,11 +22,11 @@ class StructuredOutput:
     choices: tuple[str, ...] = ()
 
     @classmethod
-    def json(cls, name: str, schema: dict[str, Any]) -> "StructuredOutput":
+    def json(cls, name: str, schema: dict[str, Any]) -> StructuredOutput:
         return cls(kind="json_schema", name=name, schema=schema)
 
     @classmethod
-    def choice(cls, choices: list[str] | tuple[str, ...], name: str = "choice") -> "StructuredOutput":
+    def choice(cls, choices: list[str] | tuple[str, ...], name: str = "choice") -> StructuredOutput:
         return cls(kind="choice", name=name, choices=tuple(choices))
 
 

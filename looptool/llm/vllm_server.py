@@ -33,6 +33,7 @@ import httpx
 from anyio.abc import Process
 from pydantic import BaseModel, ConfigDict, Field
 
+from looptool.errors import VLLMServerError
 from looptool.models import require_runtime_python
 from looptool.paths import looptool_home
 
@@ -41,10 +42,6 @@ _LOG_TAIL_LINES = 40
 # Inherited variables that would silently override the spec (VLLM_CPU_KVCACHE_SPACE wins over
 # --kv-cache-memory-bytes), so the spec stays the one source of truth.
 _OVERRIDING_ENV = ("VLLM_CPU_KVCACHE_SPACE",)
-
-
-class VLLMServerError(RuntimeError):
-    """A local vLLM server failed to start, died, or could not be stopped."""
 
 
 class VLLMServerSpec(BaseModel):
@@ -396,7 +393,7 @@ def _rss_bytes(pid: int) -> int:
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def _port_free(host: str, port: int) -> bool:

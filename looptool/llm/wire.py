@@ -53,7 +53,8 @@ def wire_schema(schema: Any) -> Any:
             out.pop(bound, None)
     # Grammar engines run in strict mode (xgrammar: unevaluated properties/items are false), so an
     # open-ended object or array must say so, or it could only ever be {} or [].
-    types = out.get("type") if isinstance(out.get("type"), list) else [out.get("type")]
+    declared = out.get("type")
+    types: list[Any] = declared if isinstance(declared, list) else [declared]
     if "object" in types and "properties" not in out and "additionalProperties" not in out:
         out["additionalProperties"] = True
     if "array" in types and "items" not in out and "prefixItems" not in out:

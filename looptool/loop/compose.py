@@ -28,7 +28,10 @@ from typing import Any
 
 from looptool.errors import StageError
 from looptool.loop.config import AblationSettings, ComposeSettings
+from looptool.loop.iteration import COMPOSE, EXPAND, PROBE, IterationData, read_samples, write_samples
 from looptool.samples import StepSample
+from looptool.stages import Stage, StageContext, StageOutcome
+from looptool.store import atomic_write_json, iter_jsonl, read_json
 
 BUCKETS = ("ES", "EE", "HPPL", "SEED_NEW")
 
@@ -202,3 +205,57 @@ def first_iteration_sizes(pool: int, settings: ComposeSettings, iterations: int)
             "dialogs (synth.dialogs.count), or lower loop.compose.first_iteration_size / dataset_size / seed_new_shares"
         )
     return first, size, reserve
+
+
+class FirstDatasetStage(Stage):
+    """D_1: a seeded random draw from the seed pool, the rest kept in reserve for later iterations."""
+
+    def __init__(self, data: IterationData) -> None:
+        self.data = data
+        self.key = data.key("dataset", 1)
+        self.title = "D_1"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        data = self.data
+        pool = data.seed_pool()
+        if not pool:
+            raise StageError("the seed set is empty: seed construction verified no dialog; see seed/verify/verdicts.jsonl for why")
+        size, later_size, reserve = first_iteration_sizes(len(pool), data.settings.compose, data.config.run.iterations)
+        rng = random.Random(f"{data.config.run.seed}|D1")
+        order = list(pool)
+        rng.shuffle(order)
+        chosen = [with_bucket(s, "SEED_NEW") for s in sorted(order[:size], key=lambda s: s.id)]
+        write_samples(data.dataset_path(1), chosen)
+        return StageOutcome(counts={"size": len(chosen), "seed_pool": len(pool), "seed_reserved": reserve, "later_size": later_size,
+                                    "D_SEED_NEW": len(chosen), "share_SEED_NEW": 1.0})
+
+
+class ComposeStage(Stage):
+    """D_{i+1} from iteration i's probes, verdicts and expansions (the ablation switches are
+    applied inside `compose`); records D_{i+1} as a finished dataset stage too."""
+
+    def __init__(self, data: IterationData) -> None:
+        self.data = data
+        self.key = data.key(COMPOSE)
+        self.title = f"iteration {data.iteration}: composition of D_{data.iteration + 1}"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        data, settings, i = self.data, self.data.settings, self.data.iteration
+        current = data.dataset()
+        used: set[str] = set()
+        for j in range(1, i + 1):
+            used.update(r["id"] for r in iter_jsonl(data.dataset_path(j)))
+        unused = [s for s in data.seed_pool() if s.id not in used]
+        hppl = read_json(ctx.store.path(data.key(PROBE), "high_ppl.json"), default={"ids": [], "cutoff": None})
+        expansions = read_samples(ctx.store.path(data.key(EXPAND), "accepted.jsonl"))
+        target = settings.compose.dataset_size or len(data.dataset(1))
+        dataset, composition = compose(
+            current=current, probes=data.probes(), verdicts=data.verdicts(), expansions=expansions,
+            hppl_ids=set(hppl["ids"]), hppl_cutoff=hppl["cutoff"], unused_seed=unused, next_iteration=i + 1,
+            target_size=target, settings=settings.compose, ablations=settings.ablations, rng_seed=data.config.run.seed,
+            expand_k=settings.expand.k,
+        )
+        write_samples(data.dataset_path(i + 1), dataset)
+        atomic_write_json(ctx.store.path(self.key, "composition.json"), composition)
+        ctx.store.mark_finished(data.key("dataset", i + 1), counts={k: v for k, v in composition.items() if k.startswith(("D_", "share_", "size"))})
+        return StageOutcome(counts=composition)

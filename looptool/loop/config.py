@@ -79,7 +79,7 @@ class ComposeSettings(_Strict):
     )
 
     @model_validator(mode="after")
-    def _shares(self) -> "ComposeSettings":
+    def _shares(self) -> ComposeSettings:
         if not self.seed_new_shares or any(not 0 <= s <= 1 for s in self.seed_new_shares):
             raise ValueError("seed_new_shares must be a non-empty list of values in [0, 1]")
         return self
@@ -126,7 +126,7 @@ class AblationSettings(_Strict):
         return data
 
     @model_validator(mode="after")
-    def _one_at_a_time(self) -> "AblationSettings":
+    def _one_at_a_time(self) -> AblationSettings:
         on = [name for name in ABLATIONS if getattr(self, name)]
         if len(on) > 1:
             raise ValueError(f"{' and '.join(on)} are on together; Table 4 ablates one part at a time: keep one")

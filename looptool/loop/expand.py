@@ -24,15 +24,22 @@ import json
 import random
 from typing import Any
 
+from looptool.loop import compose as composer
 from looptool.loop.config import ExpandSettings
+from looptool.loop.iteration import EXPAND, IterationData, write_samples
+from looptool.loop.records import Expansion
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.roles.schemas import expanded_samples_schema_for
 from looptool.samples import Provenance, StepSample
 from looptool.similarity import JaccardIndex, answer_tokens
 from looptool.synth.config import VerifySettings
+from looptool.stages import Stage, StageContext, StageOutcome
+from looptool.store import JsonlWriter, iter_jsonl
+from looptool.synth.quality import expand_quality, write_quality_report
+from looptool.units import run_units
 from looptool.synth.verify import SeedRef, answer_view, subject_from_sample, verify
 
-STAGE = "expand"
+STAGE = EXPAND
 TEXT_KINDS = ("ask", "no_tool")
 
 
@@ -201,3 +208,46 @@ def remove_near_duplicates(records: list[dict[str, Any]], index: JaccardIndex) -
             index.add(sample.id, tokens)
             accepted.append(sample)
     return accepted, dropped
+
+
+class ExpandStage(Stage):
+    """EDDE from every error seed of iteration i: k verified new samples each, near-duplicates of
+    the pool dropped. The D_EE ablations skip the generator (compose fills D_EE's place)."""
+
+    def __init__(self, data: IterationData, caller: RoleCaller | None) -> None:
+        self.data = data
+        self.caller = caller
+        self.key = data.key(STAGE)
+        self.title = f"iteration {data.iteration}: EDDE"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        data = self.data
+        settings, ablations, config = data.settings.expand, data.settings.ablations, data.config
+        current = data.dataset()
+        probes, verdicts = data.probes(), data.verdicts()
+        seeds = composer.error_seeds(current, probes, verdicts, data.iteration)
+        out_path = ctx.store.path(self.key, "expansions.jsonl")
+
+        async def work(seed_id: str, seed: StepSample) -> dict[str, Any]:
+            if not ablations.edde_runs:
+                return Expansion.checked({"verified": [], "rejected": [], "ablation": ablations.active})
+            assert self.caller is not None, "a stage that calls a role needs the session's caller"
+            return Expansion.checked(await expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], settings, data.iteration,
+                                                       config.run.seed, config.synth.verify))
+
+        with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
+            summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=settings.concurrency,
+                                      label=f"iteration {data.iteration}: EDDE", total=len(seeds))
+        records = list(iter_jsonl(out_path))
+        index = pool_index(current + data.seed_pool(), settings.near_duplicate_threshold)
+        accepted, dropped = remove_near_duplicates(records, index)
+        write_samples(ctx.store.path(self.key, "accepted.jsonl"), accepted)
+        rejected = [x["reason"] for r in records for x in r["rejected"]] + ["near_duplicate"] * len(dropped)
+        generated = len(accepted) + len(rejected)
+        counts: dict[str, Any] = {"error_seeds": len(seeds), "generated": generated, "accepted": len(accepted),
+                                  "pass_rate": round(len(accepted) / generated, 4) if generated else 0.0,
+                                  "llm_failures": summary.failed}
+        for reason in sorted(set(rejected)):
+            counts[f"rejected[{reason}]"] = rejected.count(reason)
+        write_quality_report(ctx.store, self.key, expand_quality(records, dropped, len(seeds)))
+        return StageOutcome(counts=counts)

@@ -29,12 +29,18 @@ import random
 import re
 from typing import Any
 
+from looptool.loop.iteration import JUDGE, IterationData
+from looptool.loop.records import JudgeVerdict
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.samples import StepSample
 from looptool.synth.config import VerifySettings
+from looptool.stages import Stage, StageContext, StageOutcome
+from looptool.store import JsonlWriter, iter_jsonl
+from looptool.synth.quality import judge_quality, write_quality_report
+from looptool.units import run_units
 from looptool.synth.verify import RuleContext, answer_view, rule_findings, subject_from_sample
 
-STAGE = "judge"
+STAGE = JUDGE
 VERDICTS = ("PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG")
 # (label correct, prediction correct) each verdict stands for
 VERDICT_FLAGS = {"PRED_WRONG": (True, False), "LABEL_WRONG": (False, True), "BOTH_CORRECT": (True, True), "BOTH_WRONG": (False, False)}
@@ -174,3 +180,41 @@ def guard_counts(verdicts: list[dict[str, Any]]) -> dict[str, int]:
             key = f"label_fix_blocked[{reason}]"
             counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))
+
+
+class JudgeStage(Stage):
+    """JGLV over the samples GCP found mismatched: one verdict each. The `without_jglv` ablation
+    keeps every label (PRED_WRONG) without a judge call."""
+
+    def __init__(self, data: IterationData, caller: RoleCaller | None) -> None:
+        self.data = data
+        self.caller = caller
+        self.key = data.key(STAGE)
+        self.title = f"iteration {data.iteration}: JGLV"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        data = self.data
+        config, judge = data.config, data.settings.judge
+        samples = {s.id: s for s in data.dataset()}
+        probes = data.probes()
+        mismatched = [(i, samples[i]) for i in sorted(samples) if not probes[i]["matched"]]
+        ablated = data.settings.ablations.without_jglv
+
+        async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
+            if ablated:
+                return JudgeVerdict.checked({"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"})
+            assert self.caller is not None, "a stage that calls a role needs the session's caller"
+            return JudgeVerdict.checked(await judge_sample(self.caller, sample, probes[sample_id], judge.order, config.run.seed,
+                                                           config.synth.verify, judge.guard, judge.blocked_fix))
+
+        out_path = ctx.store.path(self.key, "verdicts.jsonl")
+        with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
+            await run_units(mismatched, work, out=out, errors=errors, concurrency=judge.concurrency, label=f"iteration {data.iteration}: JGLV")
+        counts: dict[str, Any] = {"judged": len(mismatched)}
+        verdicts = list(iter_jsonl(out_path))
+        for name in VERDICTS:
+            counts[name] = sum(1 for v in verdicts if v["verdict"] == name)
+        counts["order_disagreements"] = sum(1 for v in verdicts if orders_disagree(v))
+        counts.update(guard_counts(verdicts))
+        write_quality_report(ctx.store, self.key, judge_quality(verdicts, samples))
+        return StageOutcome(counts=counts)

@@ -15,13 +15,19 @@ from typing import Any
 
 from looptool.llm.client import LLMClient
 from looptool.loop.config import ProbeSettings
+from looptool.loop.iteration import PROBE, IterationData
+from looptool.loop.records import ProbeResult
 from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.tools.match import toolmatch
 from looptool.tools.parse import parse_tool_calls
+from looptool.stages import Stage, StageContext, StageOutcome
+from looptool.store import JsonlWriter, atomic_write_json, iter_jsonl
 from looptool.tools.render import render_paper_messages
+from looptool.ui import console
+from looptool.units import run_units
 
-STAGE = "probe"
+STAGE = PROBE
 
 
 def perplexity(logprobs: Iterable[float]) -> float | None:
@@ -84,3 +90,33 @@ def probe_counts(results: list[dict[str, Any]], hppl: set[str], cutoff: float | 
         "high_ppl_cutoff": round(cutoff, 4) if cutoff is not None else None,
         "mean_ppl": round(sum(ppls) / len(ppls), 4) if ppls else None,
     }
+
+
+class ProbeStage(Stage):
+    """GCP over D_i against the checkpoint just trained: one result per sample (matched or not,
+    the prediction, its perplexity), then the high-perplexity cut."""
+
+    def __init__(self, data: IterationData, caller: RoleCaller, client: LLMClient, fixed_endpoint: bool) -> None:
+        self.data = data
+        self.caller = caller
+        self.client = client
+        self.fixed_endpoint = fixed_endpoint
+        self.key = data.key(STAGE)
+        self.title = f"iteration {data.iteration}: GCP probe"
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        data, settings = self.data, self.data.settings.probe
+        samples = data.dataset()
+
+        async def work(sample_id: str, sample: StepSample) -> dict[str, Any]:
+            return ProbeResult.checked(await probe_sample(self.caller, sample, settings))
+
+        console.print(f"iteration {data.iteration}: probing {probe_target(self.client)}")
+        out_path = ctx.store.path(self.key, "results.jsonl")
+        with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
+            await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=settings.concurrency,
+                            label=f"iteration {data.iteration}: probe", total=len(samples))
+        results = list(iter_jsonl(out_path))
+        hppl, cutoff = high_ppl_ids(results, settings)
+        atomic_write_json(ctx.store.path(self.key, "high_ppl.json"), {"ids": sorted(hppl), "cutoff": cutoff})
+        return StageOutcome(counts={**probe_counts(results, hppl, cutoff), "fixed_endpoint": self.fixed_endpoint})

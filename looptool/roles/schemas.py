@@ -7,7 +7,8 @@ keys its role-playing on these names.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 CALL_SCHEMA: dict[str, Any] = {
     "type": "object",

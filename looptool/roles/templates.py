@@ -31,7 +31,7 @@ class PromptTemplate:
     user: string.Template | None  # None: the stage supplies the conversation (assistant role)
 
     @classmethod
-    def parse(cls, text: str, source: str) -> "PromptTemplate":
+    def parse(cls, text: str, source: str) -> PromptTemplate:
         parts = SECTION.split(text)
         sections: dict[str, str] = {}
         for index in range(1, len(parts) - 1, 2):
@@ -49,7 +49,7 @@ class PromptTemplate:
         return template
 
     @classmethod
-    def load(cls, path: Path) -> "PromptTemplate":
+    def load(cls, path: Path) -> PromptTemplate:
         return cls.parse(Path(path).read_text(encoding="utf-8"), str(path))
 
     def variables(self) -> set[str]:

@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from looptool.errors import InputError
+from looptool.sim.answers import paper_answer, perturb_calls
 from looptool.sim.settings import SimSettings
 from looptool.sim.world import (
     TOOLS_BLOCK,
@@ -147,11 +148,6 @@ def oracle_message(payload: dict[str, Any], settings: SimSettings, rng: random.R
     """The oracle's assistant message for a chat request, or None when no row matches."""
     if not settings.oracle_path:
         return None
-    from looptool.sim.responder import (  # responder imports this module lazily
-        paper_answer,
-        perturb_calls,
-    )
-
     table = load_table(settings.oracle_path)
     tools = request_tools(payload)
     turns = turns_from_messages(payload.get("messages") or [])

@@ -12,9 +12,12 @@ import math
 import random
 import re
 import time
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
-from looptool.sim.schema_values import WORDS, string_for_pattern, value_for
+from looptool.sim.answers import paper_answer, perturb_calls
+from looptool.sim.oracle import oracle_message
+from looptool.sim.schema_values import WORDS, value_for
 from looptool.sim.settings import ModelProfile, SimSettings
 from looptool.sim.world import Step, canonical_step, tools_from_request, turns_from_messages
 
@@ -66,63 +69,6 @@ def input_data(payload: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def perturb_calls(calls: list[dict[str, Any]], tools: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
-    """A plausible wrong answer that still passes schema checks where it can: one argument gets
-    another valid value (another enum member, another string of the same pattern, a shifted
-    number), or a neighbouring tool is picked. Semantic errors, like the ones real labellers make."""
-    calls = json.loads(json.dumps(calls))
-    target = rng.choice(calls)
-    arguments = target["arguments"]
-    spec = next((t for t in tools if t.get("name") == target["name"]), {})
-    properties = (spec.get("parameters") or {}).get("properties") or {}
-    if arguments:
-        key = rng.choice(sorted(arguments))
-        value = arguments[key]
-        schema = properties.get(key) if isinstance(properties.get(key), dict) else {}
-        if isinstance(schema.get("enum"), list) and len(schema["enum"]) > 1:
-            arguments[key] = rng.choice([v for v in schema["enum"] if v != value])
-        elif isinstance(value, bool):
-            arguments[key] = not value
-        elif isinstance(value, int):
-            arguments[key] = value + rng.randint(1, 9)
-        elif isinstance(value, float):
-            arguments[key] = round(value + rng.uniform(1, 9), 2)
-        elif isinstance(value, str):
-            replacement = string_for_pattern(schema["pattern"], rng) if isinstance(schema.get("pattern"), str) else None
-            if replacement is None or replacement == value:
-                replacement = next(w for w in rng.sample(WORDS, 3) if w != value)
-            arguments[key] = replacement
-        else:
-            arguments.pop(key)
-    else:
-        others = [t["name"] for t in tools if t["name"] != target["name"]]
-        if others:
-            target["name"] = rng.choice(others)
-        else:
-            arguments["unexpected"] = rng.choice(WORDS)
-    return calls
-
-
-def _think(step: Step) -> str:
-    if step.is_call:
-        names = ", ".join(c["name"] for c in step.calls)
-        return f"<think>The request maps to {names}.</think>\n"
-    return "<think>No tool call is needed here.</think>\n"
-
-
-def paper_answer(step: Step, malformed: bool) -> str:
-    if not step.is_call:
-        return _think(step) + step.text
-    blocks = [
-        "<tool_call>\n" + json.dumps({"name": c["name"], "arguments": c["arguments"]}, ensure_ascii=False) + "\n</tool_call>"
-        for c in step.calls
-    ]
-    text = _think(step) + "\n".join(blocks)
-    if malformed:
-        text = text[: max(len("<tool_call>") + 5, int(len(text) * 0.6))]
-    return text
-
-
 def _structured(payload: dict[str, Any]) -> tuple[str, str, Any] | None:
     """(kind, name, schema-or-choices) if the request asks for structured output."""
     response_format = payload.get("response_format")
@@ -143,8 +89,6 @@ def _structured(payload: dict[str, Any]) -> tuple[str, str, Any] | None:
 def chat_message(payload: dict[str, Any], settings: SimSettings, rng: random.Random) -> tuple[dict[str, Any], str]:
     """The assistant message and finish reason for one choice."""
     if settings.oracle_path:  # a known-answer table (looptool.sim.oracle) takes precedence when it matches
-        from looptool.sim.oracle import oracle_message
-
         answer = oracle_message(payload, settings, rng)
         if answer is not None:
             return answer

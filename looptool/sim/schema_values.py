@@ -15,8 +15,8 @@ try:  # the regex parser behind `re`; used to write strings that match a schema'
     from re import _parser as _sre_parse  # type: ignore[attr-defined]
     from re import _constants as _sre_constants  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - Python < 3.11
-    import sre_constants as _sre_constants  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+    import sre_constants as _sre_constants
+    import sre_parse as _sre_parse
 
 WORDS = (
     "alpha", "berlin", "paris", "tokyo", "oslo", "delta", "river", "amber", "cobalt", "summit",

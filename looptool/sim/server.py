@@ -181,14 +181,14 @@ class SimServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    async def start(self) -> "SimServer":
+    async def start(self) -> SimServer:
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, backlog=4096, reuse_address=True)
         await site.start()
         server = site._server  # aiohttp exposes the bound port only here
-        if self.port == 0 and server is not None and server.sockets:  # type: ignore[union-attr]
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.port == 0 and server is not None and server.sockets:  # type: ignore[attr-defined]  # an asyncio.Server at run time
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         return self
 
     async def stop(self) -> None:
@@ -196,7 +196,7 @@ class SimServer:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "SimServer":
+    async def __aenter__(self) -> SimServer:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:

@@ -56,7 +56,7 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return
-    with open(path, "r", encoding="utf-8") as handle:
+    with open(path, encoding="utf-8") as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.endswith("\n"):
                 return  # torn tail from a kill; ignored until the writer repairs it
@@ -140,7 +140,7 @@ class JsonlWriter:
             finally:
                 self._handle.close()
 
-    def __enter__(self) -> "JsonlWriter":
+    def __enter__(self) -> JsonlWriter:
         return self
 
     def __exit__(self, kind: Any, error: Any, tb: Any) -> None:

@@ -80,7 +80,7 @@ class RunStore:
             self._lock_handle.close()
             self._lock_handle = None
 
-    def __enter__(self) -> "RunStore":
+    def __enter__(self) -> RunStore:
         self.lock()
         return self
 
@@ -121,7 +121,8 @@ class RunStore:
         return key in self.manifest()["stages"]
 
     def stage_info(self, key: str) -> dict[str, Any] | None:
-        return self.manifest()["stages"].get(key)
+        info: dict[str, Any] | None = self.manifest()["stages"].get(key)
+        return info
 
     def started_stages(self) -> set[str]:
         """Stages that ran at least partly (finished, incomplete or begun): their outputs exist."""
@@ -149,7 +150,8 @@ class RunStore:
         atomic_write_json(self.manifest_path, manifest)
 
     def incomplete_info(self, key: str) -> dict[str, Any] | None:
-        return self.manifest().get("incomplete", {}).get(key)
+        info: dict[str, Any] | None = self.manifest().get("incomplete", {}).get(key)
+        return info
 
     def mark_progress(self, text: str) -> None:
         """Where the run is now (shown by `looptool status`)."""

@@ -25,9 +25,10 @@ from typing import Any
 from jsonschema import Draft7Validator, Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from looptool.errors import ConstraintError, ToolSpecError
 from looptool.similarity import JaccardIndex
 from looptool.tools.patterns import PATTERN_INVALID, first_unsafe_pattern, pattern_problem, safe_validator
-from looptool.tools.spec import ToolSpecError, normalize_tool
+from looptool.tools.spec import normalize_tool
 
 # --------------------------------------------------------------------------- reason codes
 
@@ -175,15 +176,6 @@ CONSTRAINTS_SCHEMA: dict[str, Any] = {
 }
 CONSTRAINT_KEYS = tuple(CONSTRAINTS_SCHEMA["properties"])
 _CONSTRAINTS_VALIDATOR = Draft202012Validator(CONSTRAINTS_SCHEMA)
-
-
-class ConstraintError(ValueError):
-    """A constraint block is malformed; `key` names the offending key ("" for the block itself)."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"{key}: {reason}" if key else reason)
 
 
 def validate_constraints(raw: Any) -> dict[str, Any]:

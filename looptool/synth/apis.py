@@ -27,12 +27,15 @@ from typing import Any
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.store import JsonlWriter, RunStore, atomic_write_json, iter_jsonl, read_json
 from looptool.store.atomic import atomic_write_lines
+from looptool.synth import keys
 from looptool.synth.api_rules import SpecIndex, check_generated_spec, duplicate_rejections
 from looptool.synth.config import SynthSettings
+from looptool.synth.pool import accepted_specs
 from looptool.synth.trees import PairSampler, TreePair, load_trees, render_generator_prompt, response_schema_for
+from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.units import UnitsSummary, current_stage, run_units
 
-STAGE = "seed/apis"
+STAGE = keys.APIS
 CANDIDATE = "candidate"
 NAMES_IN_PROMPT = 8
 
@@ -71,7 +74,7 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
     summary = UnitsSummary()
     round_size = settings.apis.round_size
 
-    def work_for(names: dict[str, list[str]]):  # noqa: ANN202
+    def work_for(names: dict[str, list[str]]):
         async def work(unit_id: str, pair: TreePair) -> dict[str, Any]:
             context_key = f"{pair.domain}|{pair.context.key}"
             prompt = render_generator_prompt(pair, existing_names=names.get(context_key, [])[-NAMES_IN_PROMPT:])
@@ -97,7 +100,7 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
 
     records = _records(out_path)  # units finished before a restart; new ones are added as they finish
 
-    def keeping(work):  # noqa: ANN001, ANN202
+    def keeping(work):
         async def kept(unit_id: str, pair: TreePair) -> dict[str, Any]:
             record = await work(unit_id, pair)
             records[unit_id] = {**record, "id": unit_id}
@@ -151,11 +154,6 @@ def _line(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def accepted_specs(store: RunStore) -> list[dict[str, Any]]:
-    """The specs that survived synthesis, in unit order (what the tool pool takes)."""
-    return list(iter_jsonl(store.path(STAGE, "accepted.jsonl")))
-
-
 def api_counts(store: RunStore, summary: UnitsSummary | None = None) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     rejected = 0
@@ -174,3 +172,19 @@ def api_counts(store: RunStore, summary: UnitsSummary | None = None) -> dict[str
         counts["llm_failures"] = summary.failed
     return counts
 
+
+
+class ApisStage(Stage):
+    """Seed stage 1: synthesise tool specs from sampled tree pairs."""
+
+    key, title = STAGE, "API synthesis"
+    skip_message = "{key}: finished earlier ({finished_at}), skipped"
+
+    def __init__(self, caller: RoleCaller | None, settings: SynthSettings, seed: int) -> None:
+        self.caller = caller
+        self.settings = settings
+        self.seed = seed
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        assert self.caller is not None, "API synthesis calls the generator role"
+        return StageOutcome(counts=await synthesize_apis(self.caller, ctx.store, self.settings, self.seed))

@@ -52,7 +52,7 @@ class DialogSettings(_Strict):
     concurrency: int = Field(128, ge=1)
 
     @model_validator(mode="after")
-    def _ranges(self) -> "DialogSettings":
+    def _ranges(self) -> DialogSettings:
         for name in ("tools_per_dialog", "requests_per_dialog"):
             low, high = getattr(self, name)
             if not 1 <= low <= high:

@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from looptool.errors import LoopToolError
+from looptool.errors import LoopToolError, StageError
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.roles.schemas import plan_schema_for, tool_result_schema_for
 from looptool.synth.backends import BackendRegistry
 from looptool.synth.config import DialogSettings
+from looptool.stages import Stage, StageContext, StageOutcome
+from looptool.store import JsonlWriter, iter_jsonl
+from looptool.synth import keys, pool
 from looptool.synth.structure import NO_ANSWER
 from looptool.tools.parse import ParseResult
 from looptool.tools.render import render_openai_messages
 from looptool.tools.validate import validate_call
+from looptool.units import run_units
 
-STAGE = "seed/dialogs"
+STAGE = keys.DIALOGS
 KINDS = ("single", "parallel", "dependent", "missing_param", "no_tool")
 
 
@@ -232,3 +237,40 @@ class DialogSimulator:
         finally:
             await self.backends.close_session(dialog_id)
         return record
+
+
+class DialogsStage(Stage):
+    """Seed stage 3: simulate `dialogs.count` dialogs over the tool pool, one record each."""
+
+    key, title = STAGE, "dialog simulation"
+    skip_message = "{key}: finished earlier ({finished_at}), skipped"
+
+    def __init__(self, caller: RoleCaller | None, settings: DialogSettings, seed: int,
+                 backends: Callable[[], Awaitable[BackendRegistry]]) -> None:
+        self.caller = caller
+        self.settings = settings
+        self.seed = seed
+        self.backends = backends
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        groups = pool.by_domain(pool.load_pool(ctx.store))
+        if not groups:
+            raise StageError("the tool pool is empty: enable synth.pool.use_synthesized with synth.apis.attempts > 0, or import tools")
+        assert self.caller is not None, "dialog simulation calls the planner, user, assistant and tool roles"
+        simulator = DialogSimulator(self.caller, self.settings, await self.backends())
+        count = self.settings.count
+        units = ((f"d{i:06d}", i) for i in range(count))
+
+        async def work(dialog_id: str, _: int) -> dict[str, Any]:
+            return await simulator.run(dialog_id, draw_dialog(dialog_id, self.seed, groups, self.settings))
+
+        with JsonlWriter(ctx.store.path(STAGE, "dialogs.jsonl")) as out, JsonlWriter(ctx.store.path(STAGE, "errors.jsonl")) as errors:
+            summary = await run_units(units, work, out=out, errors=errors, concurrency=self.settings.concurrency, label="dialogs", total=count)
+        statuses: dict[str, int] = {}
+        turns = steps = 0
+        for record in iter_jsonl(ctx.store.path(STAGE, "dialogs.jsonl")):
+            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+            turns += len(record["messages"])
+            steps += sum(1 for step in record["steps"] if step.get("calls"))
+        return StageOutcome(counts={"dialogs": sum(statuses.values()), "messages": turns, "tool_call_steps": steps, "llm_failures": summary.failed,
+                                    **{f"status[{k}]": v for k, v in sorted(statuses.items())}})

@@ -103,7 +103,7 @@ class Source:
     times: set[tuple[int, int]] = field(default_factory=set)
 
     @classmethod
-    def of(cls, texts: list[str], today: date | None) -> "Source":
+    def of(cls, texts: list[str], today: date | None) -> Source:
         text = "\n".join(texts)
         found_words: set[str] = set()
         for word in norm.words(text):
@@ -147,7 +147,7 @@ class GroundingContext:
     today: date | None
 
     @classmethod
-    def of(cls, messages: list[dict[str, Any]], current_time: str | None) -> "GroundingContext":
+    def of(cls, messages: list[dict[str, Any]], current_time: str | None) -> GroundingContext:
         today = norm.conversation_day(current_time)
         user_texts = [str(m.get("content") or "") for m in messages if m.get("role") in ("user", "system")]
         tool_texts = [t for m in messages if m.get("role") == "tool" for t in _tool_texts(m.get("content"))]

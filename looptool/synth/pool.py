@@ -20,12 +20,17 @@ from typing import Any
 
 from looptool.errors import InputError
 from looptool.paths import runtime_python
+import anyio
+
+from looptool.stages import Stage, StageContext, StageOutcome
 from looptool.store import JsonlWriter, RunStore, iter_jsonl
+from looptool.synth import keys
 from looptool.synth.config import SynthSettings
 from looptool.tools.patterns import first_unsafe_pattern
-from looptool.tools.spec import ToolSpecError, normalize_tool
+from looptool.errors import ToolSpecError
+from looptool.tools.spec import normalize_tool
 
-STAGE = "seed/pool"
+STAGE = keys.POOL
 BFCL_DUMP_MODULE = "looptool.synth.bfcl_tools_dump"
 
 
@@ -220,8 +225,6 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
 
     with JsonlWriter(tmp_path) as writer:
         if settings.pool.use_synthesized:
-            from looptool.synth.apis import accepted_specs
-
             for record in accepted_specs(store):  # unit order: the pool never depends on timing
                 add(writer, record["spec"], record["domain"], "synth", record["id"])
         if not settings.pool.skip_invalid_imports:
@@ -254,6 +257,11 @@ def build_pool(store: RunStore, settings: SynthSettings, base_dir: Path) -> dict
     return counts
 
 
+def accepted_specs(store: RunStore) -> list[dict[str, Any]]:
+    """The specs that survived API synthesis, in unit order (what the tool pool takes)."""
+    return list(iter_jsonl(store.path(keys.APIS, "accepted.jsonl")))
+
+
 def load_pool(store: RunStore) -> list[dict[str, Any]]:
     return list(iter_jsonl(store.path(STAGE, "tools.jsonl")))
 
@@ -263,3 +271,18 @@ def by_domain(pool: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     for entry in pool:
         groups.setdefault(entry["domain"], []).append(entry)
     return groups
+
+
+class PoolStage(Stage):
+    """Seed stage 2: the tool pool (synthesised specs and imported tools), no LLM calls."""
+
+    key, title = STAGE, "tool pool"
+    skip_message = "{key}: finished earlier ({finished_at}), skipped"
+
+    def __init__(self, settings: SynthSettings, base_dir: Path) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        counts = await anyio.to_thread.run_sync(lambda: build_pool(ctx.store, self.settings, self.base_dir))
+        return StageOutcome(counts=counts)

@@ -36,13 +36,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from looptool.roles.caller import OutputInvalid, RoleCaller
 from looptool.samples import StepSample
 from looptool.similarity import JaccardIndex, answer_tokens, jaccard
+from looptool.stages import Stage, StageContext, StageOutcome
+from looptool.store import JsonlWriter, atomic_write_json, iter_jsonl
 from looptool.synth import grounding as grounds
-from looptool.synth import structure
+from looptool.synth import keys, structure
 from looptool.synth.config import GateAction, VerifySettings
+from looptool.synth.quality import seed_quality, write_quality_report
 from looptool.tools.spec import tool_index
 from looptool.tools.validate import validate_call
+from looptool.units import run_units
 
-STAGE = "seed/verify"
+STAGE = keys.VERIFY
 WORD = re.compile(r"[a-z0-9]+")
 Expectation = Literal["call", "ask", "no_tool", "text"]
 TEXT_EXPECTATIONS = ("ask", "no_tool", "text")
@@ -448,3 +452,33 @@ def verification_counts(verdicts: list[dict[str, Any]], duplicates: dict[str, st
     flagged: Counter[str] = Counter(flag for verdict in verdicts for flag in verdict.get("flags", []))
     counts.update({f"flagged[{k}]": v for k, v in sorted(flagged.items())})
     return counts
+
+
+class VerifyStage(Stage):
+    """Seed stage 4: verify every dialog (rule tier, then the judge), drop near-duplicates."""
+
+    key, title = STAGE, "verification"
+    skip_message = "{key}: finished earlier ({finished_at}), skipped"
+
+    def __init__(self, caller: RoleCaller | None, settings: VerifySettings, dialogs_key: str) -> None:
+        self.caller = caller
+        self.settings = settings
+        self.dialogs_key = dialogs_key
+
+    async def run(self, ctx: StageContext) -> StageOutcome:
+        records = {r["id"]: r for r in iter_jsonl(ctx.store.path(self.dialogs_key, "dialogs.jsonl"))}
+        out_path = ctx.store.path(STAGE, "verdicts.jsonl")
+        caller, settings = self.caller, self.settings
+
+        async def work(dialog_id: str, record: dict[str, Any]) -> dict[str, Any]:
+            assert caller is not None, "verification calls the judge role"
+            return await verify_dialog(caller, record, settings.judge, settings)
+
+        with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(STAGE, "errors.jsonl")) as errors:
+            await run_units(records.items(), work, out=out, errors=errors, concurrency=settings.concurrency, label="verification")
+        verdicts = list(iter_jsonl(out_path))
+        passed = [records[v["id"]] for v in verdicts if v.get("passed")]
+        duplicates = deduplicate(passed, settings.near_duplicate_threshold)
+        atomic_write_json(ctx.store.path(STAGE, "duplicates.json"), duplicates)
+        write_quality_report(ctx.store, STAGE, seed_quality(verdicts, records, duplicates))
+        return StageOutcome(counts=verification_counts(verdicts, duplicates))

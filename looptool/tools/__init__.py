@@ -5,7 +5,8 @@ and bfcl runtime environments (PYTHONPATH=<checkout>).
 """
 
 from looptool.tools.calls import ToolCall
-from looptool.tools.match import MatchResult, toolmatch
+from looptool.tools.match import toolmatch
+from looptool.tools.match_result import MatchResult
 from looptool.tools.parse import ParseResult, parse_openai_tool_calls, parse_tool_calls
 from looptool.tools.render import (
     render_calls_text,
@@ -13,7 +14,8 @@ from looptool.tools.render import (
     render_paper_messages,
     render_system_prompt,
 )
-from looptool.tools.spec import ToolSpec, ToolSpecError, load_tool, load_tools, normalize_tool
+from looptool.errors import ToolSpecError
+from looptool.tools.spec import ToolSpec, load_tool, load_tools, normalize_tool
 from looptool.tools.validate import CallIssue, validate_call
 
 __all__ = [

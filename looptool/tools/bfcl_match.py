@@ -31,9 +31,11 @@ Extension (the checker raises KeyError instead): JSON Schema type names "number"
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from looptool.tools.calls import ToolCall
+from looptool.tools.match_result import MatchResult, max_assignment
 from looptool.tools.parse import ParseResult, parse_tool_calls
 
 _PY_TYPES: dict[str, type] = {
@@ -72,9 +74,10 @@ def _type_ok(value: Any, answers: Sequence[Any], want: type, item_type: type | N
     if type(value) is want:
         if item_type is None:
             return True, variable
+        items: list[Any] = list(value)  # type: ignore[call-overload]  # `want` is list whenever item_type is set
         for alternative in answers:
             # An alternative that is not a list ("" = optional) passes the item check outright.
-            if type(alternative) is not list or all(_type_ok(x, alternative, item_type, None)[0] for x in value):
+            if type(alternative) is not list or all(_type_ok(x, alternative, item_type, None)[0] for x in items):
                 return True, variable
         return False, False
     if answer_type is not None and type(value) is answer_type:
@@ -122,9 +125,11 @@ def _list_ok(value: list, alternatives: Sequence[Any]) -> bool:
     return normalised in [[_norm(a) for a in _indexed(alternative)] for alternative in alternatives]
 
 
-def _check_call(doc: dict, output: dict, answer: dict, underscore_to_dot: bool) -> None:
+def _check_call(doc: dict | None, output: dict, answer: dict, underscore_to_dot: bool) -> None:
     """Raise _Fail(reason) unless one decoded call {name: args} passes one ground-truth call."""
     answers = next(iter(answer.values()))
+    if doc is None:  # reported as checker_error, as before the doc lookup was typed
+        raise KeyError(f"no function doc of the entry describes {next(iter(answer))!r}")
     name = doc["name"]
     if underscore_to_dot and "." in name:
         name = name.replace(".", "_")
@@ -170,8 +175,6 @@ def _check_call(doc: dict, output: dict, answer: dict, underscore_to_dot: bool) 
 
 def _assign(docs: Sequence[dict], calls: list[dict], expected: Sequence[dict], underscore_to_dot: bool) -> None:
     """Order-free matching by maximum assignment instead of BFCL's greedy pass (raises _Fail)."""
-    from looptool.tools.match import max_assignment
-
     compatible: list[list[int]] = []
     for output in calls:
         row = []
@@ -220,12 +223,10 @@ def bfcl_match(
     category: str | None = None,
     underscore_to_dot: bool = False,
     greedy: bool = True,
-):
+) -> MatchResult:
     """BFCL AST checker decision. `category` as in BFCL ("simple_python", "live_multiple",
     "parallel_multiple", "irrelevance", "live_relevance", ...); None infers parallel (several
     ground-truth calls) or multiple (one call, its doc found by name)."""
-    from looptool.tools.match import MatchResult
-
     calls = _decode(predicted)
     category = category or ""
     if "relevance" in category and "irrelevance" not in category:
@@ -233,7 +234,7 @@ def bfcl_match(
         return MatchResult(ok, ["match: a call was made"] if ok else ["no_call: relevance expects a call"])
     if not expected or "irrelevance" in category:
         ok = not calls
-        return MatchResult(ok, ["match: no call"] if ok else [f"unexpected_call: {len(calls)} call(s) decoded"])
+        return MatchResult(ok, ["match: no call"] if ok else [f"unexpected_call: {len(calls or [])} call(s) decoded"])
     if calls is None:
         return MatchResult(False, ["decode_error: the output has format errors"])
     if tools is None:

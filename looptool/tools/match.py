@@ -20,10 +20,12 @@ analysis can count why a sample failed, not only that it did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
+from looptool.tools.bfcl_match import bfcl_match
 from looptool.tools.calls import ToolCall
+from looptool.tools.match_result import MatchResult, max_assignment
 from looptool.tools.parse import ParseResult, parse_tool_calls
 from looptool.tools.spec import ToolIndex, ToolSpec, tool_index
 
@@ -39,19 +41,6 @@ REWARD_REASONS = (
 _MISSING = object()
 
 
-@dataclass(frozen=True)
-class MatchResult:
-    """The decision plus why: `reasons` are "code: detail" strings (codes are stable)."""
-
-    matched: bool
-    reasons: list[str]
-
-    @property
-    def codes(self) -> list[str]:
-        return [reason.split(":", 1)[0] for reason in self.reasons]
-
-    def __bool__(self) -> bool:
-        return self.matched
 
 
 def toolmatch(
@@ -77,12 +66,11 @@ def toolmatch(
                or a maximum assignment when False).
     """
     if mode == "reward":
-        index = tools if isinstance(tools, ToolIndex) or _is_spec_index(tools) else tool_index(tools)
+        index: Mapping[str, ToolSpec] = tools if isinstance(tools, ToolIndex) or _is_spec_index(tools) else tool_index(tools)  # type: ignore[assignment]  # _is_spec_index checked it
         return _reward_match(predicted, expected, index)
     if mode == "bfcl":
-        from looptool.tools.bfcl_match import bfcl_match
-
-        return bfcl_match(predicted, expected, tools, category=category,
+        # bfcl mode: `expected` holds BFCL ground-truth dicts and `tools` the function docs.
+        return bfcl_match(predicted, expected, tools, category=category,  # type: ignore[arg-type]
                           underscore_to_dot=underscore_to_dot, greedy=bfcl_greedy)
     raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
 
@@ -169,9 +157,9 @@ def values_equal(predicted: Any, expected: Any, schema: Any = None) -> bool:
             return False
         return all(values_equal(p, e, _item_schema(schema, i)) for i, (p, e) in enumerate(zip(predicted, expected)))
     if tp is te:
-        return predicted == expected
+        return bool(predicted == expected)
     if tp in (int, float) and te in (int, float):
-        return _allows_number(schema) and predicted == expected
+        return _allows_number(schema) and bool(predicted == expected)
     return False
 
 
@@ -206,27 +194,6 @@ def _diff(predicted: Any, expected: Any, schema: Any, where: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- assignment
-
-
-def max_assignment(compatible: list[list[int]], n_right: int) -> list[int]:
-    """Maximum bipartite matching (Kuhn's augmenting paths); returns right index -> left or -1.
-
-    Call lists are short, so O(V*E) is plenty and keeps the code obvious.
-    """
-    owner = [-1] * n_right
-
-    def augment(left: int, seen: list[bool]) -> bool:
-        for right in compatible[left]:
-            if not seen[right]:
-                seen[right] = True
-                if owner[right] == -1 or augment(owner[right], seen):
-                    owner[right] = left
-                    return True
-        return False
-
-    for left in range(len(compatible)):
-        augment(left, [False] * n_right)
-    return owner
 
 
 def _as_calls(items: Sequence[Any], where: str) -> list[ToolCall]:

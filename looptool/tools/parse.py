@@ -146,8 +146,8 @@ def parse_tool_calls(text: Any) -> ParseResult:
             result.errors.append(f"{where}: {err}")
             continue
         call, err = decode_call(obj, where)
-        if err:
-            result.errors.append(err)
+        if err or call is None:
+            result.errors.append(err or f"{where}: no call")
         else:
             result.calls.append(call)
 
@@ -200,8 +200,8 @@ def parse_openai_tool_calls(message: Any) -> ParseResult:
             continue
         func = item["function"]
         call, err = decode_call({"name": func.get("name"), "arguments": func.get("arguments", {})}, where)
-        if err:
-            result.errors.append(err)
+        if err or call is None:
+            result.errors.append(err or f"{where}: no call")
         else:
             result.calls.append(call)
     result.calls.extend(content.calls)

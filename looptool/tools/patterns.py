@@ -32,7 +32,7 @@ MAX_PATTERN_CHARS = 2000
 _RE2_MAX_MEM = 8 << 20  # per compiled program; RE2 refuses larger ones instead of growing
 
 
-class UncheckablePatternError(ValidationError):
+class UncheckablePatternError(ValidationError):  # type: ignore[misc]  # jsonschema ships no type hints
     """A schema's pattern could not be run safely: the value is neither accepted nor rejected."""
 
 
@@ -202,10 +202,12 @@ def _unevaluated_properties(original: Any) -> Any:
     return keyword
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def safe_validator(cls: type) -> type:
     """`cls` (a jsonschema validator class) with every pattern keyword matched by RE2."""
     keywords: dict[str, Any] = {"pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties}
-    if "unevaluatedProperties" in cls.VALIDATORS:
-        keywords["unevaluatedProperties"] = _unevaluated_properties(cls.VALIDATORS["unevaluatedProperties"])
-    return jsonschema.validators.extend(cls, validators=keywords)
+    known: dict[str, Any] = getattr(cls, "VALIDATORS")  # noqa: B009 - a jsonschema validator class attribute
+    if "unevaluatedProperties" in known:
+        keywords["unevaluatedProperties"] = _unevaluated_properties(known["unevaluatedProperties"])
+    extended: type = jsonschema.validators.extend(cls, validators=keywords)
+    return extended

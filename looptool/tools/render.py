@@ -20,7 +20,8 @@ import json
 import functools
 import string
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
+from collections.abc import Iterable, Sequence
 
 from looptool.paths import data_dir
 from looptool.tools.calls import ToolCall, calls_from_list
@@ -87,7 +88,7 @@ def _check_role(message: Any, index: int) -> str:
     role = message.get("role")
     if role not in ("system", "user", "assistant", "tool"):
         raise ValueError(f"messages[{index}].role: expected system/user/assistant/tool, got {role!r}")
-    return role
+    return str(role)
 
 
 def render_paper_messages(tools: Sequence[Any], messages: Sequence[dict], current_time: str) -> list[dict]:

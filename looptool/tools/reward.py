@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from looptool.tools.calls import ToolCall, calls_from_list
 from looptool.tools.match import toolmatch

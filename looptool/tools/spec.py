@@ -14,11 +14,13 @@ import copy
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import jsonschema
 from jsonschema import Draft7Validator
 
+from looptool.errors import ToolSpecError
 from looptool.tools.patterns import safe_validator
 
 # Python-ish and BFCL type names mapped to JSON Schema. "any" means unconstrained (no "type").
@@ -76,16 +78,6 @@ ArgumentValidator = safe_validator(jsonschema.validators.extend(
 ))
 
 
-class ToolSpecError(ValueError):
-    """A tool spec that cannot be used; the message names the tool and the field."""
-
-    def __init__(self, tool: str, field: str, reason: str):
-        self.tool = tool
-        self.field = field
-        self.reason = reason
-        super().__init__(f"tool {tool!r}: field {field!r}: {reason}")
-
-
 @dataclass(frozen=True)
 class ToolSpec:
     """A normalised tool: OpenAI function form with a JSON Schema `parameters` object."""
@@ -103,7 +95,8 @@ class ToolSpec:
 
     @cached_property
     def properties(self) -> dict[str, dict]:
-        return self.parameters.get("properties", {})
+        properties: dict[str, dict] = self.parameters.get("properties", {})
+        return properties
 
     @cached_property
     def required(self) -> tuple[str, ...]:

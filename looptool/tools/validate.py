@@ -21,7 +21,8 @@ objects follow plain JSON Schema (extra keys allowed unless the schema forbids t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from looptool.tools.calls import ToolCall
 from looptool.tools.patterns import UncheckablePatternError
@@ -74,7 +75,7 @@ def validate_call(call: ToolCall | dict, tools: Iterable[Any] | Mapping[str, Any
     """
     if not isinstance(call, ToolCall):
         call = ToolCall.from_dict(call)
-    index = tools if _is_spec_index(tools) else tool_index(tools)
+    index: Mapping[str, ToolSpec] = tools if _is_spec_index(tools) else tool_index(tools)  # type: ignore[assignment]  # _is_spec_index checked it
     spec: ToolSpec | None = index.get(call.name)
     if spec is None:
         offered = ", ".join(sorted(index)) or "none"

@@ -198,7 +198,7 @@ def parquet_problems(path: Path) -> list[str]:
         return [f"dataset {path}: file not found"]
     try:
         schema = pq.read_schema(path)
-    except Exception as exc:  # pyarrow raises several types for non-parquet files
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for non-parquet files
         return [f"dataset {path}: not a readable parquet file ({exc})"]
     problems = []
     for column in REQUIRED_COLUMNS:

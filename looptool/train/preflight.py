@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from looptool.errors import LoopToolError
+from looptool.errors import InputError
 from looptool.train.parquet import count_rows, iter_prompts, parquet_problems
 from looptool.train.tokencount import RuntimeTokenCounter, TokenCountError, looptool_pythonpath
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from looptool.train.config import TrainSettings
 
 
-class PreflightError(LoopToolError, ValueError):
+class PreflightError(InputError, ValueError):
     """The run cannot start; `problems` lists every reason found."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ import anyio
 from anyio.streams.text import TextReceiveStream
 
 from looptool.errors import StageError
+from looptool.samples import StepSample
+from looptool.train.config import TrainSettings
+from looptool.train.tokencount import looptool_pythonpath
 from looptool.ui import elapsed_text
 
 LineSink = Callable[[str], Any]
@@ -200,3 +203,30 @@ def _emit(line: str, log: Any, tail: deque[str], sinks: Sequence[LineSink]) -> N
     tail.append(line)
     for sink in sinks:
         sink(line)
+
+
+def read_jsonl_samples(path: Path) -> Iterator[StepSample]:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield StepSample.model_validate_json(line)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not a valid StepSample: {exc}") from exc
+
+
+def subprocess_env(settings: TrainSettings) -> dict[str, str]:
+    """The variables every trainer subprocess gets (shown in its re-run command)."""
+    return {
+        "PYTHONPATH": looptool_pythonpath(os.environ.get("PYTHONPATH")),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        # transformers 5 deprecation notices repeat on every step and bury the metrics in the log.
+        "PYTHONWARNINGS": "ignore::FutureWarning",
+        # Progress bars in a pipe are one line of \r-joined states; the step lines say more.
+        "TQDM_DISABLE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        **settings.env,
+    }

@@ -20,21 +20,19 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from looptool.samples import StepSample
 from looptool.train.config import TrainSettings
 from looptool.train.metrics import MetricsCollector
 from looptool.train.parquet import write_verl_parquet
 from looptool.train.preflight import run_preflight
-from looptool.train.process import TrainerFailed, console_sink, elapsed_text, stream_process, write_rerun_script
+from looptool.train.process import TrainerFailed, console_sink, elapsed_text, read_jsonl_samples, stream_process, subprocess_env, write_rerun_script
 from looptool.train.retention import release_stage_files
-from looptool.train.tokencount import RuntimeTokenCounter, looptool_pythonpath
+from looptool.train.tokencount import RuntimeTokenCounter
 from looptool.train.verl_backend import (
     REWARD_FUNCTION,
     REWARD_MODULE,
@@ -87,37 +85,10 @@ def zero_spread_warning(metrics: dict[str, Any]) -> str | None:
     )
 
 
-def read_jsonl_samples(path: Path) -> Iterator[StepSample]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield StepSample.model_validate_json(line)
-            except ValueError as exc:
-                raise ValueError(f"{path}:{number}: not a valid StepSample: {exc}") from exc
-
-
 def _atomic_write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=2, default=str))
     os.replace(tmp, path)
-
-
-def subprocess_env(settings: TrainSettings) -> dict[str, str]:
-    """The variables every trainer subprocess gets (shown in its re-run command)."""
-    return {
-        "PYTHONPATH": looptool_pythonpath(os.environ.get("PYTHONPATH")),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "PYTHONUNBUFFERED": "1",
-        # transformers 5 deprecation notices repeat on every step and bury the metrics in the log.
-        "PYTHONWARNINGS": "ignore::FutureWarning",
-        # Progress bars in a pipe are one line of \r-joined states; the step lines say more.
-        "TQDM_DISABLE": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        **settings.env,
-    }
 
 
 class TrainerConsole:

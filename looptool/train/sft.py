@@ -27,7 +27,7 @@ import anyio
 from looptool.train.config import TrainSettings
 from looptool.train.metrics import MetricsCollector
 from looptool.train.preflight import PreflightError
-from looptool.train.process import TrainerFailed, elapsed_text, stream_process, write_rerun_script
+from looptool.train.process import TrainerFailed, elapsed_text, read_jsonl_samples, stream_process, subprocess_env, write_rerun_script
 from looptool.train.sft_data import (
     SFTDataReport,
     examples_from_parquet,
@@ -49,7 +49,6 @@ class SFTResult:
 
 def build_sft_dataset(settings: TrainSettings, source: Path, init_model: Path, target: Path) -> SFTDataReport:
     """Render, measure and write the SFT parquet (blocking: runs the tokenizer worker)."""
-    from looptool.train.runner import read_jsonl_samples
 
     skipped: list[str] = []
     examples = (examples_from_samples(read_jsonl_samples(source), skipped) if source.suffix == ".jsonl"
@@ -74,7 +73,6 @@ def sft_data_problems(settings: TrainSettings, report: SFTDataReport) -> list[st
 
 
 def _env(settings: TrainSettings) -> dict[str, str]:
-    from looptool.train.runner import subprocess_env
 
     return subprocess_env(settings)
 

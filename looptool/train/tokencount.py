@@ -13,14 +13,12 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from typing import IO
 from pathlib import Path
 from types import TracebackType
 
+from looptool.errors import TokenCountError
 from looptool.train.parquet import Messages
-
-
-class TokenCountError(RuntimeError):
-    """The tokenizer worker could not start or could not measure a prompt."""
 
 
 def looptool_pythonpath(extra: str | None = None) -> str:
@@ -36,7 +34,7 @@ class RuntimeTokenCounter:
         self.python = Path(python)
         self.model_dir = Path(model_dir)
         self._proc: subprocess.Popen[str] | None = None
-        self._stderr = None
+        self._stderr: IO[str] | None = None
 
     def __enter__(self) -> RuntimeTokenCounter:
         env = {
@@ -46,7 +44,7 @@ class RuntimeTokenCounter:
             "TRANSFORMERS_OFFLINE": "1",
         }
         # stderr goes to a file, not a pipe nobody drains (a chatty tokenizer would block on it).
-        self._stderr = tempfile.TemporaryFile(mode="w+")
+        self._stderr = stderr = tempfile.TemporaryFile(mode="w+")
         self._proc = subprocess.Popen(
             [str(self.python), "-m", "looptool.train.tokencount_worker", str(self.model_dir)],
             stdin=subprocess.PIPE,
@@ -59,9 +57,9 @@ class RuntimeTokenCounter:
         if not first.strip().startswith('{"ready"'):
             self._proc.kill()
             self._proc.wait()
-            self._stderr.seek(0)
-            tail = "\n".join(self._stderr.read().strip().splitlines()[-10:])
-            self._stderr.close()
+            stderr.seek(0)
+            tail = "\n".join(stderr.read().strip().splitlines()[-10:])
+            stderr.close()
             raise TokenCountError(
                 f"tokenizer worker for {self.model_dir} failed to start with {self.python}:\n{tail}"
             )

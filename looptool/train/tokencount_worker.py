@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
                 reply: object = [_length(tokenizer, m, generation_prompt=False) for m in request["full"]]
             else:
                 reply = [_length(tokenizer, messages) for messages in request]
-        except Exception as exc:  # reported to the caller, which names the sample
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, which names the sample
             reply = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(reply) + "\n")
         out.flush()

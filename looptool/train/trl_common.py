@@ -70,17 +70,17 @@ def metrics_callback(extra: Any = None) -> Any:
             self.step_started = 0.0
             self.step_times: list[float] = []
 
-        def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_step_begin(self, args, state, control, **kwargs):
             self.step_started = time.perf_counter()
 
-        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        def on_step_end(self, args, state, control, **kwargs):
             self.step_times.append(time.perf_counter() - self.step_started)
             # transformers checkpoints the last step too (weights + optimizer, 1.5 GB for SmolLM2);
             # the worker saves the final model right after, so that checkpoint would only be deleted.
             if state.max_steps and state.global_step >= state.max_steps:
                 control.should_save = False
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs and "reward" not in logs:
                 return
             payload = {"step": state.global_step, "max_steps": state.max_steps,

@@ -14,14 +14,14 @@ from pathlib import Path
 import anyio
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loop_support import RecordedCheckpointTrainer, recorded_checkpoint  # noqa: E402
+from loop_support import RecordedCheckpointTrainer, recorded_checkpoint
 
-from looptool.config import load_config  # noqa: E402
-from looptool.pipeline import run_all  # noqa: E402
+from looptool.config import load_config
+from looptool.pipeline import run_all
 
 
 class BlockableTrainer(RecordedCheckpointTrainer):
-    async def __call__(self, settings, dataset, init_model, work_dir, *, console=None):  # noqa: ANN001
+    async def __call__(self, settings, dataset, init_model, work_dir, *, console=None):
         block = Path(os.environ.get("LOOPTOOL_TEST_BLOCK_TRAINING", "/nonexistent"))
         (Path(work_dir) / "training-started").write_text("1")
         if block.exists():

@@ -17,7 +17,7 @@ from looptool.loop.compose import compose
 from looptool.loop.config import AblationSettings, ComposeSettings, LoopSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compose_fixture import ERROR_SEEDS, MASTERED, PAPER_HPPL, outcome  # noqa: E402
+from compose_fixture import ERROR_SEEDS, MASTERED, PAPER_HPPL, outcome
 
 K = 2
 TARGET = 50

@@ -17,8 +17,8 @@ from looptool.loop.runner import SEED_SAMPLES, LoopRunner, write_samples
 from looptool.store import RunStore, read_jsonl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compose_fixture import _sample, outcome  # noqa: E402
-from loop_support import RecordedCheckpointTrainer, loop_config, recorded_checkpoint  # noqa: E402
+from compose_fixture import _sample, outcome
+from loop_support import RecordedCheckpointTrainer, loop_config, recorded_checkpoint
 
 
 def test_default_d1_reserves_the_seed_samples_table_3_needs() -> None:

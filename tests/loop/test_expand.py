@@ -21,7 +21,7 @@ from looptool.sim.world import canonical_step, turns_from_messages
 from looptool.synth.config import GroundingSettings, VerifySettings
 
 sys.path.insert(0, str(Path(__file__).parent))
-from role_stub import ScriptedCaller  # noqa: E402
+from role_stub import ScriptedCaller
 
 TOOLS = [
     {"name": "get_weather", "description": "Get the weather forecast for a city.",
@@ -41,8 +41,9 @@ def seed(**updates) -> StepSample:
     return base.model_copy(update=updates)
 
 
-def simulated(profile: ModelProfile = ModelProfile()) -> ScriptedCaller:
+def simulated(profile: ModelProfile | None = None) -> ScriptedCaller:
     """The simulator's generator and judge behind the stub (real world logic, no server)."""
+    profile = ModelProfile() if profile is None else profile
     def answer(sent):
         rng = random.Random(json.dumps(sent.variables, sort_keys=True))
         if sent.task == "expand":

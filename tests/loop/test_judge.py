@@ -15,7 +15,7 @@ from looptool.roles.caller import OutputInvalid
 from looptool.samples import StepSample
 
 sys.path.insert(0, str(Path(__file__).parent))
-from role_stub import ScriptedCaller  # noqa: E402
+from role_stub import ScriptedCaller
 
 FLAG_SETS = [(True, False), (False, True), (True, True), (False, False)]
 CALL = [{"name": "get_weather", "arguments": {"city": "Oslo"}}]

@@ -17,7 +17,7 @@ from looptool.sim.world import canonical_step, turns_from_messages
 from looptool.store import read_json, read_jsonl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loop_support import RecordedCheckpointTrainer, loop_config, recorded_checkpoint  # noqa: E402
+from loop_support import RecordedCheckpointTrainer, loop_config, recorded_checkpoint
 
 
 def canonical(sample: StepSample) -> list[dict]:

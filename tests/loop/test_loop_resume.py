@@ -15,7 +15,7 @@ import pytest
 from looptool.store import read_json, read_jsonl
 
 sys.path.insert(0, str(Path(__file__).parent))
-from loop_support import loop_config  # noqa: E402
+from loop_support import loop_config
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("loop_worker.py")

@@ -31,8 +31,8 @@ from looptool.models import ensure_model
 from looptool.paths import data_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
-from runtime_support import runtime_or_skip  # noqa: E402  (tests/ is on sys.path via conftest)
-from vllm_fixtures import WEATHER_TOOL  # noqa: E402
+from runtime_support import runtime_or_skip
+from vllm_fixtures import WEATHER_TOOL
 
 pytestmark = pytest.mark.slow
 

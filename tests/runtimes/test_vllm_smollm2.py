@@ -20,8 +20,8 @@ from looptool.llm.vllm_server import VLLMServer, VLLMServerSpec
 from looptool.models import ensure_model
 
 sys.path.insert(0, str(Path(__file__).parent))
-from runtime_support import runtime_or_skip  # noqa: E402  (tests/ is on sys.path via conftest)
-from vllm_fixtures import WEATHER_TOOL  # noqa: E402
+from runtime_support import runtime_or_skip
+from vllm_fixtures import WEATHER_TOOL
 
 pytestmark = pytest.mark.slow
 

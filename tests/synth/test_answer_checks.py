@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import anyio
 import pytest
 
 from looptool.config import load_config
@@ -19,7 +18,7 @@ from looptool.store import read_json, read_jsonl
 from looptool.synth.seed import build_seed
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "reliability"))
-from support import url_config  # noqa: E402
+from support import url_config
 
 STEP_CASES = [
     # (verdict, reason, contradicts)

@@ -16,7 +16,7 @@ from looptool.synth.grounding import GroundingContext, code_for, ground_argument
 from looptool.synth.verify import subject_from_dialog, verify
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "loop"))
-from role_stub import ScriptedCaller  # noqa: E402
+from role_stub import ScriptedCaller
 
 FRIDAY = "2024-03-15, Friday"
 STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}

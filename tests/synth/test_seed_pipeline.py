@@ -22,7 +22,7 @@ from looptool.synth.seed import build_seed
 from looptool.tools.validate import validate_call
 
 sys.path.insert(0, str(Path(__file__).parent))
-from seed_configs import sim_config  # noqa: E402
+from seed_configs import sim_config
 
 REPO = Path(__file__).resolve().parents[2]
 

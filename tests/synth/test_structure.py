@@ -17,7 +17,7 @@ from looptool.synth.structure import repeats_itself
 from looptool.synth.verify import rule_findings, RuleContext, subject_from_sample, verify
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "loop"))
-from role_stub import ScriptedCaller  # noqa: E402
+from role_stub import ScriptedCaller
 
 TOOLS = [{"name": "get_weather", "description": "Get the weather forecast for a city.",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}}]

@@ -83,8 +83,8 @@ def test_every_shipped_constraint_leaf_is_satisfiable(shipped) -> None:
 
 def test_effective_constraints_merge_shared_domain_and_leaf(shipped) -> None:
     leaf = next(
-        l for l in shipped["travel"].constraint_leaves
-        if l.key == "travel_api/reservations/dotted/numeric_ranges/acknowledgement"
+        node for node in shipped["travel"].constraint_leaves
+        if node.key == "travel_api/reservations/dotted/numeric_ranges/acknowledgement"
     )
     c = leaf.constraints
     assert c["naming"] == "dotted"

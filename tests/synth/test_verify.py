@@ -15,7 +15,7 @@ from looptool.synth import verify as verification
 from looptool.synth.verify import Finding, Rule, subject_from_dialog, subject_from_sample, verify, verify_dialog
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "loop"))
-from role_stub import ScriptedCaller  # noqa: E402
+from role_stub import ScriptedCaller
 
 TOOLS = [{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}},
          {"name": "book_hotel", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]

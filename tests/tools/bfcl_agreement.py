@@ -21,7 +21,8 @@ import random
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import bfcl_eval
 from bfcl_eval.constants.enums import Language
@@ -193,7 +194,7 @@ def checker_verdict(docs, calls: Calls, gt, category: str, model: str) -> str:
     output = [{name: copy.deepcopy(args)} for name, args in calls]
     try:
         return "valid" if ast_checker(docs, output, gt, Language.PYTHON, category, model)["valid"] else "invalid"
-    except Exception:  # the checker's own crash is a verdict we must reproduce
+    except Exception:  # noqa: BLE001 - the checker's own crash is a verdict we must reproduce
         return "raises"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from looptool.tools.calls import ToolCall
-from looptool.tools.match import MatchResult, max_assignment, toolmatch
+from looptool.tools.match import toolmatch
+from looptool.tools.match_result import MatchResult, max_assignment
 from looptool.tools.render import render_calls_text
 from looptool.tools.spec import tool_index
 

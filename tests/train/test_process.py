@@ -53,7 +53,7 @@ def test_nonzero_exit_raises_with_tail_and_command(tmp_path):
 
 def test_log_is_appended_across_attempts(tmp_path):
     for word in ("first", "second"):
-        anyio.run(lambda: stream_process([PY, "-c", f"print('{word}')"], what="t", env={}, cwd=tmp_path,
+        anyio.run(lambda: stream_process([PY, "-c", f"print('{word}')"], what="t", env={}, cwd=tmp_path,  # noqa: B023 - run at once
                                          log_path=tmp_path / "l"))
     lines = (tmp_path / "l").read_text().splitlines()
     assert lines[1] == "first" and lines[3] == "second"

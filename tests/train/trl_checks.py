@@ -9,8 +9,8 @@ import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 init = AutoModelForCausalLM.from_pretrained(sys.argv[1], dtype=torch.float32).state_dict()
 model = AutoModelForCausalLM.from_pretrained(sys.argv[2], dtype=torch.float32)
