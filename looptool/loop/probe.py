@@ -9,12 +9,11 @@ D_HPPL: solved, but not confidently.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from typing import Any
 
 from looptool.llm.client import LLMClient
 from looptool.loop.config import ProbeSettings
+from looptool.loop.ppl import high_ppl_ids, perplexity  # noqa: F401  (re-exported: the probe's selection rule)
 from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.tools.match import toolmatch
@@ -22,13 +21,6 @@ from looptool.tools.parse import parse_tool_calls
 from looptool.tools.render import render_paper_messages
 
 STAGE = "probe"
-
-
-def perplexity(logprobs: Iterable[float]) -> float | None:
-    values = [v for v in logprobs if v is not None and not math.isnan(v)]
-    if not values:
-        return None
-    return math.exp(-sum(values) / len(values))
 
 
 async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSettings) -> dict[str, Any]:
@@ -56,19 +48,6 @@ async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSe
 def probe_target(client: LLMClient) -> str:
     """Which endpoint(s) and model answer the policy role, for the log line before probing."""
     return ", ".join(f"endpoint {e.name} (model {e.model!r} at {e.base_url})" for e in client.role_endpoints("policy"))
-
-
-def high_ppl_ids(results: list[dict[str, Any]], settings: ProbeSettings) -> tuple[set[str], float | None]:
-    """Mastered samples the policy solved with high perplexity, and the cutoff used."""
-    mastered = sorted((r for r in results if r["matched"] and r.get("ppl") is not None), key=lambda r: r["ppl"], reverse=True)
-    if not mastered:
-        return set(), None
-    if settings.high_ppl_rule == "threshold":
-        cutoff = settings.high_ppl_threshold
-        return {r["id"] for r in mastered if r["ppl"] >= cutoff}, cutoff
-    count = max(1, round(len(mastered) * settings.high_ppl_fraction))
-    chosen = mastered[:count]
-    return {r["id"] for r in chosen}, chosen[-1]["ppl"]
 
 
 def probe_counts(results: list[dict[str, Any]], hppl: set[str], cutoff: float | None) -> dict[str, Any]:
