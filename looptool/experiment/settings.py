@@ -16,7 +16,7 @@ class WorldSettings(BaseModel):
 
     seed: int = 0
     seed_set_size: int = Field(160, ge=8, description="D_seed: noisy step samples GRPO trains on")
-    warm_slice_size: int = Field(160, ge=8, description="clean slice for the SFT warm start, disjoint from D_seed")
+    warm_slice_size: int = Field(2000, ge=8, description="clean slice for the SFT warm start, disjoint from D_seed (large: too few distinct values and the policy memorises them instead of learning to copy)")
     test_size: int = Field(100, ge=8, description="held-out clean step samples, values never trained on")
     noise_rate: float = Field(0.25, ge=0, le=1, description="share of D_seed labels corrupted (recorded as truth)")
     parallel_share: float = Field(0.25, ge=0, le=1, description="share of requests that need two calls")
@@ -38,17 +38,18 @@ class PolicySettings(BaseModel):
     base_model: str = Field("tiny", description="a model under ~/.cache/looptool/models (built by the project)")
     copy_steps: int = Field(1500, ge=0, description="induction (copy) pretraining steps: teaches value copying")
     copy_lr: float = 3e-3
-    sft_steps: int = Field(500, ge=0, description="warm-start SFT steps on the clean slice")
+    sft_steps: int = Field(800, ge=0, description="warm-start SFT steps on the clean slice")
     sft_lr: float = 2e-3
-    sft_batch: int = 8
-    threads: int = 2
+    sft_batch: int = 16
+    threads: int = Field(1, ge=1, description="torch threads; 1 is robust on a shared 2-core machine (2 threads contending with another process ran 10x slower)")
 
 
 class GrpoSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     iterations: int = Field(3, ge=1, description="J: loop iterations; static gets the same total steps")
-    steps_per_iteration: int = Field(8, ge=1)
+    steps_per_iteration: int = Field(16, ge=1)
+    epochs_per_iteration: int = Field(2, ge=1, description="passes over D_j per iteration (paper Table 6: 2 epochs)")
     prompts_per_step: int = 8
     rollouts_per_prompt: int = 4
     learning_rate: float = 2e-4
@@ -70,8 +71,8 @@ class ExperimentSettings(BaseModel):
 
     @property
     def dataset_size(self) -> int:
-        """|D_j|: one GRPO epoch per iteration (steps x prompts per step)."""
-        return self.grpo.steps_per_iteration * self.grpo.prompts_per_step
+        """|D_j| = steps x prompts per step / epochs: every arm trains the same steps on equally many prompts."""
+        return self.grpo.steps_per_iteration * self.grpo.prompts_per_step // self.grpo.epochs_per_iteration
 
     def warm_start_key(self) -> str:
         """Cache key of the warm-started policy: everything that shapes it, nothing else."""
@@ -87,6 +88,6 @@ def quick_settings() -> ExperimentSettings:
     """CI-sized: static and loop only, 2 seeds, 2 iterations; the warm start is the default's."""
     s = ExperimentSettings(name="quick")
     s.grpo.iterations = 2
-    s.grpo.steps_per_iteration = 6
+    s.grpo.steps_per_iteration = 8
     s.arms = {"static": 2, "loop": 2}
     return s

@@ -17,7 +17,7 @@ def test_every_arm_gets_the_same_grpo_budget(settings):
     budgets = {arm: arm_schedule(arm, settings) for arm in ALL_ARMS}
     assert len({tuple(b) for b in budgets.values()}) == 1
     assert sum(budgets["static"]) == settings.grpo.iterations * settings.grpo.steps_per_iteration
-    assert settings.dataset_size == settings.grpo.steps_per_iteration * settings.grpo.prompts_per_step
+    assert settings.dataset_size * settings.grpo.epochs_per_iteration == settings.grpo.steps_per_iteration * settings.grpo.prompts_per_step
 
 
 def test_default_run_has_the_seed_counts_the_issue_asks():
