@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from looptool.errors import LoopToolError
-from looptool.experiment.settings import ExperimentSettings, default_settings, quick_settings
+from looptool.experiment.settings import ALL_ARMS, ExperimentSettings, default_settings, quick_settings
 from looptool.experiment.world import build_world
 
 
@@ -28,6 +28,9 @@ class ExperimentError(LoopToolError):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="CI size: static and loop, 2 seeds, 2 iterations (minutes)")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/experiment or runs/experiment-quick)")
+    parser.add_argument("--noise-rate", type=float, default=None, help="share of D_seed labels corrupted (default 0.25)")
+    parser.add_argument("--arms", default=None, help="comma-separated arms to run (default: all of the size's arms)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: 3 for static/loop, 2 per ablation; quick 2)")
 
 
 def prepare(settings: ExperimentSettings, out: Path) -> Path:
@@ -72,10 +75,31 @@ def run_worker(job_path: Path, log_path: Path) -> None:
         raise ExperimentError(f"the experiment worker exited with {code}; see {log_path}")
 
 
+def configured(args: argparse.Namespace) -> ExperimentSettings:
+    """The size's settings with the command-line changes; unknown arms are one clear error."""
+    settings = quick_settings() if args.quick else default_settings()
+    if args.noise_rate is not None:
+        settings.world = settings.world.model_copy(update={"noise_rate": args.noise_rate})
+    arms = dict(settings.arms)
+    if args.arms:
+        wanted = [a.strip() for a in args.arms.split(",") if a.strip()]
+        unknown = [a for a in wanted if a not in ALL_ARMS]
+        if unknown:
+            raise ExperimentError(f"--arms: unknown arm(s) {', '.join(unknown)}; known: {', '.join(ALL_ARMS)}")
+        arms = {a: arms.get(a, 2) for a in wanted}
+    if args.seeds is not None:
+        arms = {a: args.seeds for a in arms}
+    settings.arms = arms
+    try:
+        return ExperimentSettings.model_validate(settings.model_dump())
+    except ValueError as exc:
+        raise ExperimentError(f"experiment settings: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from looptool.experiment.report import write_report
 
-    settings = quick_settings() if args.quick else default_settings()
+    settings = configured(args)
     out = args.out or Path("runs") / ("experiment-quick" if args.quick else "experiment")
     started = time.perf_counter()
     job_path = prepare(settings, out)

@@ -1,9 +1,11 @@
 """Does in-process HF greedy decoding score the same as vLLM on the same checkpoint?
 
 The experiment scores held-out accuracy and probes with HF `generate` inside the TRL worker (no
-server start per checkpoint). This check serves one checkpoint with vLLM's offline engine (the
-vLLM runtime: `python -m looptool.experiment.vllm_check MODEL_DIR WORLD.json OUT.json`), greedy,
-on the held-out set, and writes the answers; `compare` (dev side) scores both with ToolMatch.
+server start per checkpoint). This check decodes one checkpoint's held-out answers both ways,
+greedy, and scores both with ToolMatch:
+    ~/.cache/looptool/envs/vllm/bin/python -m looptool.experiment.vllm_check vllm MODEL_DIR WORLD.json VLLM.json
+    ~/.cache/looptool/envs/trl/bin/python  -m looptool.experiment.vllm_check hf   MODEL_DIR WORLD.json HF.json
+    .venv/bin/python -m looptool.experiment.vllm_check compare WORLD.json HF.json VLLM.json
 """
 
 from __future__ import annotations
@@ -41,6 +43,33 @@ def compare(world: World, hf: list[str], vllm: list[str]) -> dict[str, Any]:
             "same_verdict": sum(a == b for a, b in zip(hf_ok, vllm_ok)), "same_text": sum(a.strip() == b.strip() for a, b in zip(hf, vllm))}
 
 
+def hf_answers(model_dir: str, world_path: str, max_tokens: int) -> list[str]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from looptool.experiment.policy import greedy_answers
+
+    torch.set_num_threads(1)
+    world = World.model_validate_json(Path(world_path).read_text())
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    return [text for text, _ in greedy_answers(model, AutoTokenizer.from_pretrained(model_dir), world.test_set, max_tokens)]
+
+
+def main(argv: list[str]) -> int:
+    mode, *rest = argv
+    if mode in ("vllm", "hf"):
+        model, world_file, out = rest
+        answers = (vllm_answers if mode == "vllm" else hf_answers)(model, world_file, 72)
+        Path(out).write_text(json.dumps(answers))
+    elif mode == "compare":
+        world_file, hf_file, vllm_file = rest
+        world = World.model_validate_json(Path(world_file).read_text())
+        print(json.dumps(compare(world, json.loads(Path(hf_file).read_text()), json.loads(Path(vllm_file).read_text()))))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    model, world_file, out = sys.argv[1:4]
-    Path(out).write_text(json.dumps(vllm_answers(model, world_file, 72)))
+    raise SystemExit(main(sys.argv[1:]))

@@ -6,9 +6,9 @@ import json
 
 from looptool.experiment.settings import WorldSettings
 from looptool.experiment.world import NOISE_KINDS, build_world, split_values
+from looptool.loop.expand import sample_tokens
 from looptool.sim.phrasing import parse_request
 from looptool.similarity import JaccardIndex
-from looptool.loop.expand import sample_tokens
 
 
 def _world(**kw):
@@ -62,3 +62,16 @@ def test_test_set_is_disjoint_and_not_near_duplicate():
 def test_same_seed_same_world():
     assert _world(seed=3).model_dump() == _world(seed=3).model_dump()
     assert _world(seed=3).model_dump() != _world(seed=4).model_dump()
+
+
+def test_noise_rate_changes_only_the_seed_labels_and_keeps_the_warm_start_cache():
+    from looptool.experiment.settings import ExperimentSettings
+
+    low, high = _world(noise_rate=0.1), _world(noise_rate=0.5)
+    assert low.warm_slice == high.warm_slice and low.test_set == high.test_set and low.truth == high.truth
+    assert len(high.noise) == 80 and len(low.noise) == 16
+    a, b = ExperimentSettings(), ExperimentSettings()
+    b.world.noise_rate = 0.5
+    assert a.warm_start_key() == b.warm_start_key()
+    b.world.test_size = 50
+    assert a.warm_start_key() != b.warm_start_key()
