@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output directory (default runs/experiment or runs/experiment-quick)")
     parser.add_argument("--noise-rate", type=float, default=None, help="share of D_seed labels corrupted (default 0.25)")
     parser.add_argument("--arms", default=None, help="comma-separated arms to run (default: all of the size's arms)")
+    parser.add_argument("--sft-steps", type=int, default=None, help="warm-start SFT steps (default 800; more = stronger start)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds per arm (default: 3 for static/loop, 2 per ablation; quick 2)")
 
 
@@ -80,6 +81,8 @@ def configured(args: argparse.Namespace) -> ExperimentSettings:
     settings = quick_settings() if args.quick else default_settings()
     if args.noise_rate is not None:
         settings.world = settings.world.model_copy(update={"noise_rate": args.noise_rate})
+    if args.sft_steps is not None:
+        settings.policy = settings.policy.model_copy(update={"sft_steps": args.sft_steps})
     arms = dict(settings.arms)
     if args.arms:
         wanted = [a.strip() for a in args.arms.split(",") if a.strip()]

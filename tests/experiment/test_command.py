@@ -20,6 +20,7 @@ def test_quick_and_overrides():
     assert set(s.arms) == {"static", "loop"} and s.grpo.iterations == 2
     s = configured(_args("--noise-rate", "0.5", "--arms", "static,loop", "--seeds", "4"))
     assert s.world.noise_rate == 0.5 and s.arms == {"static": 4, "loop": 4}
+    assert configured(_args("--sft-steps", "10")).policy.sft_steps == 10
 
 
 def test_unknown_arm_is_one_clear_error():
