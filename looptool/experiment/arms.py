@@ -115,10 +115,15 @@ def run_arm(arm: str, seed: int, world: World, settings: ExperimentSettings, loa
                                                   settings.roles.judge_accuracy, judge_rng)
         record["jglv"].append(None if ablations.without_jglv else jglv_scores(list(verdicts.values())))
         expansions: list[StepSample] = []
-        edde = {"requested": 0, "valid": 0}
+        edde = {"requested": 0, "valid": 0, "skipped_no_call": 0}
         if ablations.edde_runs:
             gen_rng = random.Random(f"edde|{arm}|{seed}|{j}")
             for es in error_seeds(current, probes, verdicts, j):
+                if not es.label_calls:
+                    # A label "fixed" to a prose prediction (a judge error): this world has no prose
+                    # answers, so the simulated generator has no variant to write for it.
+                    edde["skipped_no_call"] += 1
+                    continue
                 # the generator writes from the corrected label (what the judge said is right)
                 for variant, calls, valid in roles.expand(es, es.label_calls, settings.roles.expand_k, settings.roles.generator_validity,
                                                           j, pools, gen_rng):
