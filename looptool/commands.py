@@ -94,3 +94,20 @@ def _eval_run(args: argparse.Namespace) -> int:
 
 
 command("eval", "evaluate a served model on benchmarks (BFCL offline categories, ACEBench)")((_eval_args, _eval_run))
+
+
+def _experiment_args(parser: argparse.ArgumentParser) -> None:
+    from looptool.experiment.command import add_arguments
+
+    add_arguments(parser)
+
+
+def _experiment_run(args: argparse.Namespace) -> int:
+    from looptool.experiment.command import run
+
+    return run(args)
+
+
+command("experiment", "the learning experiment: static vs LoopTool vs Table 4 ablations on a known-truth world (real tiny policy)")(
+    (_experiment_args, _experiment_run)
+)

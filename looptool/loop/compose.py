@@ -14,7 +14,7 @@ The Table 4 ablations change exactly one part (loop.config.AblationSettings):
   Remove EDDE            D_EE -> nothing
   HighPPL-Replace        D_EE -> k x |D_ES| extra mastered samples, the next ones by perplexity
                          (bucket HPPL, selection "high_ppl_replace")
-  Error-Seed Repetition  D_EE -> every error seed repeated k times (bucket ES, ids "<id>~rep<n>",
+  Error-Seed Repetition  D_EE -> every error seed repeated k times (bucket ES, ids "<id>~rep<j>-<n>",
                          selection "error_seed_repetition"); no near-duplicate filter touches them
 "The scale D_EE would have had" is k x |D_ES|, EDDE's nominal output: the ablation runs do not
 ask the generator, so the verified count is not known (docs/loop.md).
@@ -93,13 +93,17 @@ def extra_high_ppl(current: list[StepSample], probes: dict[str, dict], taken: se
     return [s for s in mastered_by_perplexity(current, probes) if s.id not in taken][:count]
 
 
-def repeated_seeds(seeds: list[StepSample], k: int) -> list[StepSample]:
-    """Error-Seed Repetition: each error seed k more times, under ids of their own."""
+def repeated_seeds(seeds: list[StepSample], k: int, iteration: int) -> list[StepSample]:
+    """Error-Seed Repetition: each error seed k more times, under ids of their own.
+
+    The ids carry the iteration they are made for: a copy made for D_2 that is still an error seed
+    in D_2 is repeated again for D_3 next to its parent, and "<id>~rep<n>" alone named both
+    generations' copies alike (a duplicate id that stopped the run)."""
     copies = []
     for seed in seeds:
         for number in range(k):
             provenance = {"parent_id": seed.id, "selection": "error_seed_repetition"}
-            copies.append(with_bucket(seed, "ES", id=f"{seed.id}~rep{number}", provenance=provenance))
+            copies.append(with_bucket(seed, "ES", id=f"{seed.id}~rep{iteration}-{number}", provenance=provenance))
     return copies
 
 
@@ -146,7 +150,7 @@ def compose(
         extra = extra_high_ppl(current, probes, {s.id for s in hppl}, nominal_edde_size(seeds, expand_k))
         parts["HPPL"] += [with_bucket(s, "HPPL", provenance={"selection": "high_ppl_replace"}) for s in extra]
     elif ablations.error_seed_repetition:
-        parts["ES"] += repeated_seeds(seeds, expand_k)
+        parts["ES"] += repeated_seeds(seeds, expand_k, next_iteration)
     share = settings.seed_new_share(next_iteration)
     seed_new_target = min(len(unused_seed), settings.seed_new_needed(next_iteration, target_size))
     budget = target_size - seed_new_target

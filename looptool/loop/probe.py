@@ -9,14 +9,13 @@ D_HPPL: solved, but not confidently.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
 from typing import Any
 
 from looptool.llm.client import LLMClient
 from looptool.loop.config import ProbeSettings
 from looptool.loop.iteration import PROBE, IterationData
 from looptool.loop.records import ProbeResult
+from looptool.loop.ppl import high_ppl_ids, perplexity
 from looptool.roles.caller import RoleCaller
 from looptool.samples import StepSample
 from looptool.tools.match import toolmatch
@@ -28,13 +27,6 @@ from looptool.ui import console
 from looptool.units import run_units
 
 STAGE = PROBE
-
-
-def perplexity(logprobs: Iterable[float]) -> float | None:
-    values = [v for v in logprobs if v is not None and not math.isnan(v)]
-    if not values:
-        return None
-    return math.exp(-sum(values) / len(values))
 
 
 async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSettings) -> dict[str, Any]:
@@ -62,19 +54,6 @@ async def probe_sample(caller: RoleCaller, sample: StepSample, settings: ProbeSe
 def probe_target(client: LLMClient) -> str:
     """Which endpoint(s) and model answer the policy role, for the log line before probing."""
     return ", ".join(f"endpoint {e.name} (model {e.model!r} at {e.base_url})" for e in client.role_endpoints("policy"))
-
-
-def high_ppl_ids(results: list[dict[str, Any]], settings: ProbeSettings) -> tuple[set[str], float | None]:
-    """Mastered samples the policy solved with high perplexity, and the cutoff used."""
-    mastered = sorted((r for r in results if r["matched"] and r.get("ppl") is not None), key=lambda r: r["ppl"], reverse=True)
-    if not mastered:
-        return set(), None
-    if settings.high_ppl_rule == "threshold":
-        cutoff = settings.high_ppl_threshold
-        return {r["id"] for r in mastered if r["ppl"] >= cutoff}, cutoff
-    count = max(1, round(len(mastered) * settings.high_ppl_fraction))
-    chosen = mastered[:count]
-    return {r["id"] for r in chosen}, chosen[-1]["ppl"]
 
 
 def probe_counts(results: list[dict[str, Any]], hppl: set[str], cutoff: float | None) -> dict[str, Any]:

@@ -113,6 +113,22 @@ def test_error_seed_repetition_repeats_d_es_to_d_ee_scale_under_ids_of_their_own
     assert composition["label_fixes"] == 2, "copies are not counted as further label fixes"
 
 
+def test_error_seed_repetition_twice_in_a_row_gives_unique_ids() -> None:
+    """A seed and its copy both still wrong after the next iteration: the copies made for D_3 must
+    not reuse the ids of those made for D_2 (they did: a duplicate-id error stopped the run)."""
+    first, _ = composed("error_seed_repetition")
+    d2 = [s for part in first.values() for s in part]
+    data = outcome()
+    still_wrong = {s.id for s in d2 if s.provenance.bucket == "ES"}
+    probes = {s.id: {"matched": s.id not in still_wrong, "ppl": 1.0, "pred_calls": [], "prediction": "no"} for s in d2}
+    verdicts = {i: {"verdict": "PRED_WRONG"} for i in still_wrong}
+    dataset, _ = compose(current=d2, probes=probes, verdicts=verdicts, expansions=[], hppl_ids=set(), hppl_cutoff=None,
+                         unused_seed=data["unused_seed"], next_iteration=3, target_size=TARGET * 3, settings=ComposeSettings(),
+                         ablations=AblationSettings(error_seed_repetition=True), rng_seed=5, expand_k=K)
+    assert len({s.id for s in dataset}) == len(dataset)
+    assert sum(1 for s in dataset if s.provenance.selection == "error_seed_repetition" and "~rep3-" in s.id) == K * len(still_wrong)
+
+
 def test_ablations_carry_the_papers_names_one_at_a_time() -> None:
     assert set(AblationSettings.model_fields) == {"without_high_ppl", "without_jglv", "remove_edde", "high_ppl_replace", "error_seed_repetition"}
     with pytest.raises(ValidationError, match="one part at a time"):
