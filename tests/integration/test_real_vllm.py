@@ -65,6 +65,11 @@ requests_per_dialog = [1, 1]
 kind_weights = { single = 1.0 }
 tool_choice = "plan"
 strict_tools = true
+# As in the quickstart preset: SmolLM2's users rarely state the values its labels carry, so with
+# the default grounding policy (reject) no dialog passes; flagged findings are kept and counted.
+[synth.verify.grounding]
+policy = "flag"
+weak_policy = "flag"
 """
     path = tmp_path / "seed.toml"
     path.write_text(text)
