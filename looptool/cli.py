@@ -37,7 +37,9 @@ def _config_arg(parser: argparse.ArgumentParser, required: bool = False) -> None
     parser.add_argument(
         "config",
         nargs=None if required else "?",
-        help="run config (TOML) or a preset name; omitted: the embedded quickstart (local vLLM CPU + TRL)" if not required else "run config (TOML)",
+        help="run config (TOML) or a preset name; omitted: the embedded quickstart (local vLLM CPU + TRL)"
+        if not required
+        else "run config (TOML)",
     )
     parser.epilog = presets_help()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -58,7 +60,9 @@ def _sim_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wrong-call-rate", type=float, default=0.0, help="for every model name without a profile")
     parser.add_argument("--malformed-rate", type=float, default=0.0)
     parser.add_argument("--judge-error-rate", type=float, default=0.0)
-    parser.add_argument("--fault", action="append", default=[], metavar="KIND=RATE", help="e.g. 429=0.05 (kinds: 500 502 503 429 timeout drop truncate)")
+    parser.add_argument(
+        "--fault", action="append", default=[], metavar="KIND=RATE", help="e.g. 429=0.05 (kinds: 500 502 503 429 timeout drop truncate)"
+    )
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--settings", help="JSON file with full simulator settings (overrides the flags)")
     parser.add_argument("--ready-file", help="write the base URL here once listening")
@@ -105,7 +109,9 @@ def _check_run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(loaded.config.model_dump(mode="json"), indent=2))
     else:
-        console.print(f"[green]ok[/green] {loaded.source}: {len(loaded.config.endpoints)} endpoints, roles: {', '.join(sorted(loaded.config.roles))}")
+        console.print(
+            f"[green]ok[/green] {loaded.source}: {len(loaded.config.endpoints)} endpoints, roles: {', '.join(sorted(loaded.config.roles))}"
+        )
     return 0
 
 

@@ -9,11 +9,13 @@ from looptool.cli import _config_arg, command, load, run_async
 
 def _resume_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--allow-partial", action="store_true",
+        "--allow-partial",
+        action="store_true",
         help="go on past a stage whose units did not all finish (the manifest marks it partial); default: stop, rerun retries them",
     )
     parser.add_argument(
-        "--allow-config-change", action="store_true",
+        "--allow-config-change",
+        action="store_true",
         help="resume although the config changed for stages already run (the change is recorded in the manifest)",
     )
 
@@ -25,7 +27,9 @@ def _policy(args: argparse.Namespace):
 
 
 def _synth_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("through", choices=["apis", "pool", "dialogs", "verify", "samples"], help="run seed construction up to and including this stage")
+    parser.add_argument(
+        "through", choices=["apis", "pool", "dialogs", "verify", "samples"], help="run seed construction up to and including this stage"
+    )
     _config_arg(parser)
     _resume_args(parser)
 

@@ -55,6 +55,7 @@ class StageError(LoopToolError):
 
 # -- bad input files ---------------------------------------------------------------------------
 
+
 class ToolSpecError(InputError, ValueError):
     """A tool spec that cannot be used; the message names the tool and the field."""
 
@@ -79,6 +80,7 @@ class GroundTruthError(InputError, ValueError):
 
 
 # -- local runtimes ----------------------------------------------------------------------------
+
 
 class RuntimeProblem(LoopToolError, RuntimeError):
     """A local runtime the engine drives (a runtime venv, a model build, a vLLM server, a worker

@@ -93,8 +93,7 @@ def ensure_model(name: str) -> Path:
             returncode = _run_build(name, [str(python), str(script), str(out)], log_file, env, log)
         if returncode != 0 or not (out / "config.json").is_file():
             raise ModelBuildError(
-                f"building model {name!r} with `{python} {script} {out}` failed (exit {returncode}); "
-                f"last output:\n{_tail(log)}"
+                f"building model {name!r} with `{python} {script} {out}` failed (exit {returncode}); last output:\n{_tail(log)}"
             )
         shutil.copyfile(log, out / "looptool-build.log")
         (out / BUILD_RECORD).write_text(json.dumps({"model": name, "fingerprint": fingerprint}, indent=1))
@@ -129,12 +128,12 @@ def _run_build(name: str, argv: list[str], log_file, env: dict[str, str], log: P
                 process.kill()
                 process.wait()
                 raise ModelBuildError(
-                    f"building model {name!r} with {argv[1]} did not finish within {BUILD_TIMEOUT_S:.0f} s; "
-                    f"last output:\n{_tail(log)}"
+                    f"building model {name!r} with {argv[1]} did not finish within {BUILD_TIMEOUT_S:.0f} s; last output:\n{_tail(log)}"
                 ) from None
             console.print(f"model {name}: building, {elapsed_text(elapsed)} elapsed", markup=False)
-    console.print(f"model {name}: {'built' if returncode == 0 else 'build failed'} after "
-                  f"{elapsed_text(time.monotonic() - started)}", markup=False)
+    console.print(
+        f"model {name}: {'built' if returncode == 0 else 'build failed'} after {elapsed_text(time.monotonic() - started)}", markup=False
+    )
     return returncode
 
 

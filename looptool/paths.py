@@ -25,8 +25,7 @@ def data_dir(name: str) -> Path:
     if checkout.is_dir():
         return checkout
     raise FileNotFoundError(
-        f"data folder {name!r} not found: looked in {shipped} and {checkout}; "
-        "reinstall the package or run from a source checkout"
+        f"data folder {name!r} not found: looked in {shipped} and {checkout}; reinstall the package or run from a source checkout"
     )
 
 

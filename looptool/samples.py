@@ -35,9 +35,7 @@ class Provenance(BaseModel):
     bucket: Literal["ES", "EE", "HPPL", "SEED_NEW"] | None = Field(
         None, description="which part of Eq. 5 put the sample into the current dataset"
     )
-    selection: str | None = Field(
-        None, description="set when a Table 4 ablation, not the paper's rule, chose the sample for its bucket"
-    )
+    selection: str | None = Field(None, description="set when a Table 4 ablation, not the paper's rule, chose the sample for its bucket")
 
 
 class StepSample(BaseModel):

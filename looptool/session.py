@@ -18,7 +18,9 @@ from looptool.roles.caller import RoleCaller
 
 
 class EngineSession:
-    def __init__(self, loaded: LoadedConfig, *, cache_path: Path | None = None, roles: list[str] | None = None, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, loaded: LoadedConfig, *, cache_path: Path | None = None, roles: list[str] | None = None, log_dir: Path | None = None
+    ) -> None:
         self.loaded = loaded
         self.cache_path = cache_path
         self.log_dir = log_dir or loaded.run_dir / "logs"

@@ -19,7 +19,21 @@ from looptool.store.atomic import read_json
 from looptool.ui import console, fmt_value
 
 
-ORDER = ("apis", "pool", "dialogs", "verify", "samples", "dataset", "train", "probe", "eval_bfcl", "eval_acebench", "judge", "expand", "compose")
+ORDER = (
+    "apis",
+    "pool",
+    "dialogs",
+    "verify",
+    "samples",
+    "dataset",
+    "train",
+    "probe",
+    "eval_bfcl",
+    "eval_acebench",
+    "judge",
+    "expand",
+    "compose",
+)
 
 
 def stage_order(key: str) -> tuple[int, int]:

@@ -92,7 +92,9 @@ class ProgressReporter:
             self._live.start()
             self._task = self._live.add_task(escape(self.label), total=self.total, completed=self.done, rate="")
         else:
-            console.print(f"{self.label}: starting ({self.done} already done{'' if self.total is None else f' of {self.total}'})", markup=False)
+            console.print(
+                f"{self.label}: starting ({self.done} already done{'' if self.total is None else f' of {self.total}'})", markup=False
+            )
         return self
 
     @property
@@ -180,8 +182,7 @@ class Waiting:
 
 
 @contextlib.asynccontextmanager
-async def waiting(what: str, every_s: float = 15.0, out: Console | None = None,
-                  detail: str | None = None) -> AsyncIterator[Waiting]:
+async def waiting(what: str, every_s: float = 15.0, out: Console | None = None, detail: str | None = None) -> AsyncIterator[Waiting]:
     """`async with waiting("vLLM server 'x': starting", detail="log ..."):` around anything slow.
 
     `detail` is shown on the first line only. The body's own exception comes out as itself, not
@@ -227,9 +228,16 @@ def summary_table(title: str, rows: dict[str, Any]) -> Table:
 # Client counters as columns. "calls" are the role's calls (answered from the cache or over the
 # wire, or failed); "sent" are HTTP attempts, retries included; so calls = cached + sent - retries.
 CLIENT_COLUMNS = (
-    ("calls", "calls"), ("cache_hits", "cached"), ("requests", "sent"), ("retries", "retries"),
-    ("failed", "failed"), ("prompt_tokens", "tok in"), ("completion_tokens", "tok out"),
-    ("latency_ms_p50", "p50 ms"), ("latency_ms_p99", "p99 ms"), ("requests_per_s", "calls/s"),
+    ("calls", "calls"),
+    ("cache_hits", "cached"),
+    ("requests", "sent"),
+    ("retries", "retries"),
+    ("failed", "failed"),
+    ("prompt_tokens", "tok in"),
+    ("completion_tokens", "tok out"),
+    ("latency_ms_p50", "p50 ms"),
+    ("latency_ms_p99", "p99 ms"),
+    ("requests_per_s", "calls/s"),
 )
 CLIENT_CAPTION = "calls = cached + sent - retries; sent = HTTP attempts"
 
@@ -240,8 +248,15 @@ def client_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def client_stats_table(title: str, report: dict[str, Any]) -> Table:
-    table = Table(title=escape(title), show_header=True, header_style="bold", box=COMPACT_BOX, caption=CLIENT_CAPTION,
-                  show_edge=False, collapse_padding=True)
+    table = Table(
+        title=escape(title),
+        show_header=True,
+        header_style="bold",
+        box=COMPACT_BOX,
+        caption=CLIENT_CAPTION,
+        show_edge=False,
+        collapse_padding=True,
+    )
     table.add_column("role")
     for _, label in CLIENT_COLUMNS:
         table.add_column(label, justify="right")

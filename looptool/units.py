@@ -101,7 +101,9 @@ class StageRun:
             # The stage stopped on an error of its own (empty input, a trainer failure, ...):
             # say so in the manifest, so `looptool status` shows why the run is stuck here.
             try:
-                self.store.mark_incomplete(self.key, cause=str(error)[:2000], failed=self.failed, not_started=self.not_started, causes=dict(self.causes))
+                self.store.mark_incomplete(
+                    self.key, cause=str(error)[:2000], failed=self.failed, not_started=self.not_started, causes=dict(self.causes)
+                )
             except StorageError:
                 if not isinstance(error, StorageError):
                     raise  # a full disk says nothing about the error already on its way
@@ -160,6 +162,7 @@ def current_stage() -> StageRun | None:
 
 # -- running units -----------------------------------------------------------------------------
 
+
 async def run_units(
     units: Iterable[tuple[str, U]],
     work: Callable[[str, U], Awaitable[dict[str, Any]]],
@@ -207,7 +210,15 @@ async def run_units(
                     summary.examples.setdefault(reason, str(error)[:2000])
                     if errors is not None:
                         try:
-                            errors.write({"id": unit_id, "error": type(error).__name__, "reason": reason, "detail": str(error)[:2000], "at": time.time()})
+                            errors.write(
+                                {
+                                    "id": unit_id,
+                                    "error": type(error).__name__,
+                                    "reason": reason,
+                                    "detail": str(error)[:2000],
+                                    "at": time.time(),
+                                }
+                            )
                         except StorageError as storage:
                             fatal.append(storage)
                             stop.set()

@@ -92,8 +92,10 @@ class Official:
 
     def rows(self, category: str) -> tuple[dict, dict]:
         if category not in self._rows:
-            self._rows[category] = (load_rows(os.path.join(self.base, f"data_{category}.json")),
-                                    load_rows(os.path.join(self.base, "possible_answer", f"data_{category}.json")))
+            self._rows[category] = (
+                load_rows(os.path.join(self.base, f"data_{category}.json")),
+                load_rows(os.path.join(self.base, "possible_answer", f"data_{category}.json")),
+            )
         return self._rows[category]
 
     def text(self, prediction: dict) -> str:
@@ -130,8 +132,13 @@ class Official:
         steps, routes, instances = [], "", []
         with contextlib.redirect_stdout(io.StringIO()):
             if "multi_step" in category:
-                execution = self.EXECUTION_STEP(agent_model_name=name, initial_config=row["initial_config"],
-                                                involved_classes=row["involved_classes"], test_id=test_id, language=self.language)
+                execution = self.EXECUTION_STEP(
+                    agent_model_name=name,
+                    initial_config=row["initial_config"],
+                    involved_classes=row["involved_classes"],
+                    test_id=test_id,
+                    language=self.language,
+                )
                 for message in prediction["messages"]:
                     reply, instance = execution.respond([{"sender": "agent", "recipient": "execution", "message": message}])
                     steps.append(digest(reply["message"]))
@@ -139,8 +146,13 @@ class Official:
                     if instance not in instances:
                         instances.append(instance)
             else:
-                execution = self.EXECUTION(agent_model_name=name, initial_config=row["initial_config"],
-                                           involved_classes=row["involved_classes"], test_id=test_id, language=self.language)
+                execution = self.EXECUTION(
+                    agent_model_name=name,
+                    initial_config=row["initial_config"],
+                    involved_classes=row["involved_classes"],
+                    test_id=test_id,
+                    language=self.language,
+                )
                 agent = object.__new__(self.APIAgent_turn)  # its decoding methods only, no client
                 for message in prediction["messages"]:
                     routed = False
@@ -190,7 +202,8 @@ def main() -> int:
                     record["valid"] = official.text(prediction)
                 elif prediction["kind"] == "state":
                     record["valid"], record["process"] = official.state(
-                        prediction["category"], prediction["id"], prediction["states"], prediction["process"])
+                        prediction["category"], prediction["id"], prediction["states"], prediction["process"]
+                    )
                 else:
                     record.update(official.replay(prediction))
             except Exception as exc:  # noqa: BLE001 - recorded: the official code raised on this input

@@ -96,15 +96,19 @@ def run_driver(python: Path, checkout: Path, language: str, predictions: list[di
     with open(source, "w", encoding="utf-8") as handle:
         for prediction in predictions:
             handle.write(json.dumps(prediction, ensure_ascii=False) + "\n")
-    subprocess.run([str(python), str(DRIVER), "--checkout", str(checkout), "--language", language,
-                    "--predictions", str(source), "--out", str(target)], check=True)
+    subprocess.run(
+        [str(python), str(DRIVER), "--checkout", str(checkout), "--language", language, "--predictions", str(source), "--out", str(target)],
+        check=True,
+    )
     records = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
     if [r["sha"] for r in records] != [p["sha"] for p in predictions]:
         raise SystemExit("the driver's output does not line up with the predictions")
     return records
 
 
-def official_cli(python: Path, checkout: Path, language: str, predictions: list[dict], records: list[dict], scratch: Path) -> dict[str, float]:
+def official_cli(
+    python: Path, checkout: Path, language: str, predictions: list[dict], records: list[dict], scratch: Path
+) -> dict[str, float]:
     """ACEBench's eval_main.py on the ground-truth predictions; its printed accuracies."""
     work = scratch / "cli" / "ACEBench"
     if work.exists():
@@ -128,8 +132,12 @@ def official_cli(python: Path, checkout: Path, language: str, predictions: list[
             for entry in entries:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
     (work / "score_all" / f"score_{language}" / "oracle").mkdir(parents=True)
-    done = subprocess.run([str(python), "eval_main.py", "--model", "oracle", "--category", "normal", "special", "agent",
-                           "--language", language], cwd=work, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(python), "eval_main.py", "--model", "oracle", "--category", "normal", "special", "agent", "--language", language],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"eval_main.py failed:\n{done.stderr[-3000:]}")
     accuracies = {}
@@ -150,9 +158,19 @@ def golden_lines(predictions: list[dict], records: list[dict]) -> list[dict]:
     for prediction, record in zip(predictions, records):
         kind = prediction["kind"]
         if kind == "replay":
-            lines.append({"id": prediction["id"], "kind": kind, "sequence": prediction["sequence"], "sha": prediction["sha"],
-                          "routes": record.get("routes"), "steps": record.get("steps"), "state": record.get("state"),
-                          "valid": record["valid"], "process": record.get("process")})
+            lines.append(
+                {
+                    "id": prediction["id"],
+                    "kind": kind,
+                    "sequence": prediction["sequence"],
+                    "sha": prediction["sha"],
+                    "routes": record.get("routes"),
+                    "steps": record.get("steps"),
+                    "state": record.get("state"),
+                    "valid": record["valid"],
+                    "process": record.get("process"),
+                }
+            )
             continue
         key = (prediction["id"], kind)
         if key not in grouped:
@@ -183,8 +201,12 @@ def main() -> int:
     commit = checkout_commit(checkout, args.commit)
     verify_data(checkout)
     python = official_python(Path(args.venv).expanduser())
-    versions = subprocess.run([str(python), "-c", "import sys, pandas, openpyxl; print(sys.version.split()[0], pandas.__version__, openpyxl.__version__)"],
-                              check=True, capture_output=True, text=True).stdout.split()
+    versions = subprocess.run(
+        [str(python), "-c", "import sys, pandas, openpyxl; print(sys.version.split()[0], pandas.__version__, openpyxl.__version__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="acebench-golden-") as tmp:

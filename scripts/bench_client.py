@@ -68,7 +68,9 @@ def bare_transport(kind: str, concurrency: int):
     import aiohttp
     from httpx_aiohttp import AiohttpTransport
 
-    return AiohttpTransport(client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)))
+    return AiohttpTransport(
+        client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency))
+    )
 
 
 async def bare_loop(base_url: str, total: int, concurrency: int, transport: str = "aiohttp") -> tuple[float, float]:
@@ -115,7 +117,13 @@ async def our_client(base_url: str, total: int, concurrency: int, cache_dir: Pat
 
 
 def line(name: str, total: int, wall: float, cpu: float) -> dict:
-    row = {"name": name, "requests": total, "wall_s": round(wall, 3), "req_per_s": round(total / wall, 1), "client_cpu_us_per_req": round(cpu / total * 1e6, 1)}
+    row = {
+        "name": name,
+        "requests": total,
+        "wall_s": round(wall, 3),
+        "req_per_s": round(total / wall, 1),
+        "client_cpu_us_per_req": round(cpu / total * 1e6, 1),
+    }
     print(f"  {name:<34} {row['req_per_s']:>9.1f} req/s   client CPU {row['client_cpu_us_per_req']:>7.1f} us/req")
     return row
 
@@ -132,12 +140,28 @@ async def overhead(total: int, concurrency: int) -> dict:
             rows.append(line(f"bare httpx loop (round {round_index + 1})", total, *await bare_loop(url, total, concurrency)))
             rows.append(line(f"LLMClient, no cache (round {round_index + 1})", total, *await our_client(url, total, concurrency, None)))
             with tempfile.TemporaryDirectory() as cache_dir:
-                rows.append(line(f"LLMClient + sqlite cache (round {round_index + 1})", total, *await our_client(url, total, concurrency, Path(cache_dir))))
+                rows.append(
+                    line(
+                        f"LLMClient + sqlite cache (round {round_index + 1})",
+                        total,
+                        *await our_client(url, total, concurrency, Path(cache_dir)),
+                    )
+                )
         bare = sum(r["req_per_s"] for r in rows if r["name"].startswith("bare")) / 2
         ours = sum(r["req_per_s"] for r in rows if r["name"].startswith("LLMClient, no")) / 2
         cached = sum(r["req_per_s"] for r in rows if "sqlite" in r["name"]) / 2
-        result = {"bare_req_per_s": bare, "bare_httpcore_req_per_s": default["req_per_s"], "client_req_per_s": ours, "client_cache_req_per_s": cached, "ratio": ours / bare, "ratio_with_cache": cached / bare, "rows": rows + [default]}
-        print(f"  => LLMClient reaches {100 * ours / bare:.1f}% of the bare loop on the same transport ({100 * cached / bare:.1f}% with the request cache writing every response); {ours / default['req_per_s']:.1f}x the bare loop on httpx's default transport")
+        result = {
+            "bare_req_per_s": bare,
+            "bare_httpcore_req_per_s": default["req_per_s"],
+            "client_req_per_s": ours,
+            "client_cache_req_per_s": cached,
+            "ratio": ours / bare,
+            "ratio_with_cache": cached / bare,
+            "rows": rows + [default],
+        }
+        print(
+            f"  => LLMClient reaches {100 * ours / bare:.1f}% of the bare loop on the same transport ({100 * cached / bare:.1f}% with the request cache writing every response); {ours / default['req_per_s']:.1f}x the bare loop on httpx's default transport"
+        )
         return result
     finally:
         process.terminate()
@@ -154,7 +178,13 @@ async def scaling(total: int, concurrency: int, latency_ms: float) -> dict:
         bare = line("bare httpx loop (aiohttp transport)", total, *await bare_loop(url, total, concurrency))
         ours = line("LLMClient", total, *await our_client(url, total, concurrency, None))
         ceiling = min(ideal, bare["req_per_s"])
-        result = {"ideal_req_per_s": ideal, "bare_req_per_s": bare["req_per_s"], "client_req_per_s": ours["req_per_s"], "fraction_of_ideal": ours["req_per_s"] / ideal, "fraction_of_ceiling": ours["req_per_s"] / ceiling}
+        result = {
+            "ideal_req_per_s": ideal,
+            "bare_req_per_s": bare["req_per_s"],
+            "client_req_per_s": ours["req_per_s"],
+            "fraction_of_ideal": ours["req_per_s"] / ideal,
+            "fraction_of_ceiling": ours["req_per_s"] / ceiling,
+        }
         print(f"  => {100 * ours['req_per_s'] / ideal:.1f}% of ideal, {100 * result['fraction_of_ceiling']:.1f}% of min(ideal, bare loop)")
         return result
     finally:
@@ -188,10 +218,14 @@ async def memory(total: int, concurrency: int) -> dict:
                     return record
 
                 with JsonlWriter(out_path) as out:
-                    await run_units(((f"r{i}", i) for i in range(total)), tracked, out=out, concurrency=concurrency, label="memory bench", total=total)
+                    await run_units(
+                        ((f"r{i}", i) for i in range(total)), tracked, out=out, concurrency=concurrency, label="memory bench", total=total
+                    )
                 file_mb = out_path.stat().st_size / 2**20
         growth = samples[-1][1] - samples[1][1] if len(samples) > 1 else 0.0
-        print(f"  => RSS growth from {samples[1][0]} to {samples[-1][0]} results: {growth:+.1f} MB (output file {file_mb:.1f} MB, cache on)")
+        print(
+            f"  => RSS growth from {samples[1][0]} to {samples[-1][0]} results: {growth:+.1f} MB (output file {file_mb:.1f} MB, cache on)"
+        )
         return {"samples": samples, "growth_mb": growth}
     finally:
         process.terminate()

@@ -47,7 +47,9 @@ async def main(args: argparse.Namespace) -> None:
         }
         with tempfile.TemporaryDirectory() as tmp:
             loaded = load_config_data(config, "bench", Path(tmp))
-            entries = [pool_entry(raw, "example", "file") for _, raw in read_tool_file(resolve_import("@trees/_example_tools.json", Path(tmp)))]
+            entries = [
+                pool_entry(raw, "example", "file") for _, raw in read_tool_file(resolve_import("@trees/_example_tools.json", Path(tmp)))
+            ]
             groups = by_domain(entries)
             settings = loaded.config.synth.dialogs
             async with EngineSession(loaded, roles=["planner", "user", "assistant", "tool"]) as session:
@@ -59,12 +61,25 @@ async def main(args: argparse.Namespace) -> None:
                 window = session.client.stats.window()
                 cpu0, t0 = cpu_seconds(), time.perf_counter()
                 with JsonlWriter(Path(tmp) / "dialogs.jsonl") as out:
-                    summary = await run_units(((f"d{i:06d}", i) for i in range(args.dialogs)), work, out=out, concurrency=args.concurrency, label="bench dialogs", total=args.dialogs)
+                    summary = await run_units(
+                        ((f"d{i:06d}", i) for i in range(args.dialogs)),
+                        work,
+                        out=out,
+                        concurrency=args.concurrency,
+                        label="bench dialogs",
+                        total=args.dialogs,
+                    )
                 wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
                 calls = window.report()["total"]["succeeded"]
-        print(f"dialogs: {summary.completed} in {wall:.1f} s at concurrency {args.concurrency}, simulator latency {args.latency_ms:.0f} ms/request")
-        print(f"  => {summary.completed / wall * 60:.0f} dialogs/minute; {calls / summary.completed:.1f} LLM calls per dialog; {calls / wall:.0f} calls/s")
-        print(f"  => engine CPU {cpu / calls * 1e3:.2f} ms per agent turn ({cpu:.1f} s CPU for {calls} turns; client, roles, parsing, rule checks, JSONL)")
+        print(
+            f"dialogs: {summary.completed} in {wall:.1f} s at concurrency {args.concurrency}, simulator latency {args.latency_ms:.0f} ms/request"
+        )
+        print(
+            f"  => {summary.completed / wall * 60:.0f} dialogs/minute; {calls / summary.completed:.1f} LLM calls per dialog; {calls / wall:.0f} calls/s"
+        )
+        print(
+            f"  => engine CPU {cpu / calls * 1e3:.2f} ms per agent turn ({cpu:.1f} s CPU for {calls} turns; client, roles, parsing, rule checks, JSONL)"
+        )
     finally:
         process.terminate()
         process.wait()

@@ -34,8 +34,16 @@ from looptool.tools.render import render_calls_text
 from looptool.tools.reward import compute_score
 from looptool.tools.spec import tool_index
 
-CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple",
-              "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")
+CATEGORIES = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+)
 TARGET = 20_000
 
 
@@ -50,8 +58,7 @@ def find_data(explicit: str | None) -> Path:
         pass
     found = sorted(runtime_env_dir("bfcl").glob("lib/python*/site-packages/bfcl_eval/data"))
     if not found:
-        sys.exit(f"BFCL data not found: pass --data or build the bfcl env (scripts/setup_bfcl.sh); "
-                 f"looked in {runtime_env_dir('bfcl')}")
+        sys.exit(f"BFCL data not found: pass --data or build the bfcl env (scripts/setup_bfcl.sh); looked in {runtime_env_dir('bfcl')}")
     return found[0]
 
 
@@ -130,13 +137,17 @@ def main() -> None:
     def run_bfcl(cases):
         return sum(toolmatch(pred, gt, docs, mode="bfcl", category=cat).matched for pred, gt, docs, cat in cases)
 
-    print(f"BFCL ground truth: {len(call_cases) // 2} entries x 2 completions = {len(call_cases)} comparisons, "
-          f"{n_calls} expected calls; best of {args.rounds} rounds, one process")
+    print(
+        f"BFCL ground truth: {len(call_cases) // 2} entries x 2 completions = {len(call_cases)} comparisons, "
+        f"{n_calls} expected calls; best of {args.rounds} rounds, one process"
+    )
     print(f"{'path':<16}{'comparisons/s':>15}{'calls/s':>12}{'s/round':>10}{'matched':>9}")
     results = {}
-    for name, fn, cases in (("compute_score", run_compute_score, text_cases),
-                            ("reward/calls", run_reward, call_cases),
-                            ("bfcl", run_bfcl, bfcl_cases)):
+    for name, fn, cases in (
+        ("compute_score", run_compute_score, text_cases),
+        ("reward/calls", run_reward, call_cases),
+        ("bfcl", run_bfcl, bfcl_cases),
+    ):
         rate, seconds = best_rate(fn, cases, args.rounds)
         results[name] = rate
         print(f"{name:<16}{rate:>15,.0f}{rate * n_calls / len(cases):>12,.0f}{seconds:>10.3f}{int(fn(cases)):>9}")

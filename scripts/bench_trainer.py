@@ -65,8 +65,7 @@ def build_model(name: str, python: Path, models_dir: Path) -> Path:
     out = models_dir / name
     if not (out / "config.json").is_file():
         started = time.perf_counter()
-        subprocess.run([str(python), str(data_dir("scripts") / BUILDERS[name]), str(out)], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([str(python), str(data_dir("scripts") / BUILDERS[name]), str(out)], check=True, stdout=subprocess.DEVNULL)
         print(f"built {name} in {time.perf_counter() - started:.1f} s -> {out}")
     return out
 
@@ -93,9 +92,15 @@ def main() -> int:
         model = build_model(name, python, work / "models")
         settings = TrainSettings(
             backend="trl",
-            grpo={"train_batch_size": args.prompts, "mini_batch_size": args.prompts,
-                  "rollouts_per_prompt": args.rollouts, "max_steps": args.steps,
-                  "max_response_length": args.completion, "save_freq": args.steps, "learning_rate": 1e-6},
+            grpo={
+                "train_batch_size": args.prompts,
+                "mini_batch_size": args.prompts,
+                "rollouts_per_prompt": args.rollouts,
+                "max_steps": args.steps,
+                "max_response_length": args.completion,
+                "save_freq": args.steps,
+                "learning_rate": 1e-6,
+            },
             trl={"per_device_batch_size": args.micro},
         )
         run_dir = work / f"run_{name}_{int(time.time())}"
@@ -105,21 +110,24 @@ def main() -> int:
         trainer = result.metrics["trainer"]
         times = trainer["step_times_s"]
         rest = times[1:] or times
-        rows.append({
-            "model": name,
-            "params_dir": str(model),
-            "steps": len(times),
-            "first_step_s": round(times[0], 2),
-            "mean_step_s": round(sum(rest) / len(rest), 2),
-            "peak_rss_mb": round(trainer["peak_rss_mb"]),
-            "wall_s": round(wall, 1),
-        })
-    print(f"\nTRL GRPO on CPU: {args.prompts} prompts x {args.rollouts} rollouts per step, completion <= "
-          f"{args.completion} tokens, micro-batch {args.micro}, fp32")
+        rows.append(
+            {
+                "model": name,
+                "params_dir": str(model),
+                "steps": len(times),
+                "first_step_s": round(times[0], 2),
+                "mean_step_s": round(sum(rest) / len(rest), 2),
+                "peak_rss_mb": round(trainer["peak_rss_mb"]),
+                "wall_s": round(wall, 1),
+            }
+        )
+    print(
+        f"\nTRL GRPO on CPU: {args.prompts} prompts x {args.rollouts} rollouts per step, completion <= "
+        f"{args.completion} tokens, micro-batch {args.micro}, fp32"
+    )
     print(f"{'model':<10}{'steps':>6}{'first step s':>14}{'mean step s':>13}{'peak RSS MB':>13}{'run wall s':>12}")
     for r in rows:
-        print(f"{r['model']:<10}{r['steps']:>6}{r['first_step_s']:>14}{r['mean_step_s']:>13}"
-              f"{r['peak_rss_mb']:>13}{r['wall_s']:>12}")
+        print(f"{r['model']:<10}{r['steps']:>6}{r['first_step_s']:>14}{r['mean_step_s']:>13}{r['peak_rss_mb']:>13}{r['wall_s']:>12}")
     print(json.dumps(rows))
     return 0
 

@@ -149,7 +149,9 @@ def load_role_card(role: str, card_ref: str | None, source: str, base_dir: Path)
             if not task.schema_name:
                 raise ConfigError(card_source, f"{key}.schema_name", "output 'json_schema' needs a schema_name")
             if task.schema_name not in schema_names():
-                raise ConfigError(card_source, f"{key}.schema_name", f"unknown schema {task.schema_name!r}; known: {', '.join(schema_names())}")
+                raise ConfigError(
+                    card_source, f"{key}.schema_name", f"unknown schema {task.schema_name!r}; known: {', '.join(schema_names())}"
+                )
         if task.output == "choice" and not task.choices:
             raise ConfigError(card_source, f"{key}.choices", "output 'choice' needs a non-empty choices list")
         try:
@@ -170,9 +172,7 @@ def validate_references(config: RunConfig, source: str) -> None:
         if endpoint.api_key_env is not None and not endpoint.api_key_env.strip():
             raise ConfigError(source, f"endpoints.{name}.api_key_env", "is empty: name an environment variable, or leave the key out")
         if endpoint.api_key_env and endpoint.api_key_env not in os.environ:
-            raise ConfigError(
-                source, f"endpoints.{name}.api_key_env", f"environment variable {endpoint.api_key_env} is not set"
-            )
+            raise ConfigError(source, f"endpoints.{name}.api_key_env", f"environment variable {endpoint.api_key_env} is not set")
     for role, role_config in config.roles.items():
         if role not in ROLES:
             raise ConfigError(source, f"roles.{role}", f"unknown role; expected one of {', '.join(ROLES)}")
@@ -210,7 +210,9 @@ def validate_inputs(config: RunConfig, source: str, base_dir: Path) -> None:
         available = sorted(p.stem for p in trees.glob("*.json") if not p.name.startswith("_"))
         unknown = [d for d in config.synth.domains if d not in available]
         if unknown:
-            raise ConfigError(source, "synth.domains", f"no tree for {', '.join(map(repr, unknown))} in {trees} (available: {', '.join(available)})")
+            raise ConfigError(
+                source, "synth.domains", f"no tree for {', '.join(map(repr, unknown))} in {trees} (available: {', '.join(available)})"
+            )
     pool = config.synth.pool
     if pool.import_files:
         from looptool.synth.pool import check_import_files

@@ -82,7 +82,9 @@ class RetryConfig(Strict):
     backoff_initial_s: float = Field(0.5, ge=0)
     backoff_max_s: float = Field(20.0, ge=0)
     retry_after_max_s: float = Field(60.0, ge=0)
-    endpoint_down_cooldown_s: float = Field(5.0, ge=0, description="pause before calling an endpoint that refused connections again (doubles while it stays down)")
+    endpoint_down_cooldown_s: float = Field(
+        5.0, ge=0, description="pause before calling an endpoint that refused connections again (doubles while it stays down)"
+    )
     unreachable_grace_s: float = Field(
         15.0, ge=0, description="when every endpoint of a role has refused connections this long, the stage stops early with that cause"
     )

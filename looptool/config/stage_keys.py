@@ -167,9 +167,7 @@ def show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def config_conflicts(
-    old: Mapping[str, Any], new: Mapping[str, Any], started: set[str]
-) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
+def config_conflicts(old: Mapping[str, Any], new: Mapping[str, Any], started: set[str]) -> tuple[dict[str, tuple[Any, Any]], list[str]]:
     """All changed keys, and one line per changed key that shapes a stage already started."""
     changes = changed_keys(old, new)
     lines = []

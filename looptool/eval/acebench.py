@@ -74,8 +74,12 @@ def _check_resume(out_dir: Path, settings: AceBenchEvalSettings) -> None:
     if previous is not None and (out_dir / "results.jsonl").exists():
         for key in _RESULT_SETTINGS:
             if previous.get(key) != current.get(key):
-                raise ConfigError(str(path), key, f"this output folder holds results made with {key}={previous.get(key)!r}, "
-                                                  f"not {current.get(key)!r}; use another output folder")
+                raise ConfigError(
+                    str(path),
+                    key,
+                    f"this output folder holds results made with {key}={previous.get(key)!r}, "
+                    f"not {current.get(key)!r}; use another output folder",
+                )
     atomic_write_json(path, current)
 
 
@@ -89,13 +93,19 @@ def judge_answer(item: AceItem, fmt: str, text: str, calls: list[dict[str, Any]]
                 made = False
         else:
             made = bool(calls)
-        return {"acebench": check_special(text, item.ground_truth, item.category).as_dict(),
-                "strict": strict_special(text, made, item.ground_truth, item.category).as_dict()}
+        return {
+            "acebench": check_special(text, item.ground_truth, item.category).as_dict(),
+            "strict": strict_special(text, made, item.ground_truth, item.category).as_dict(),
+        }
     if fmt == "acebench":
-        return {"acebench": check_normal_text(item.functions, text, item.ground_truth, item.category).as_dict(),
-                "strict": strict_normal_text(item.functions, text, item.ground_truth).as_dict()}
-    return {"acebench": check_calls(item.functions, calls or [], item.ground_truth, item.category).as_dict(),
-            "strict": strict_calls(item.functions, calls or [], item.ground_truth).as_dict()}
+        return {
+            "acebench": check_normal_text(item.functions, text, item.ground_truth, item.category).as_dict(),
+            "strict": strict_normal_text(item.functions, text, item.ground_truth).as_dict(),
+        }
+    return {
+        "acebench": check_calls(item.functions, calls or [], item.ground_truth, item.category).as_dict(),
+        "strict": strict_calls(item.functions, calls or [], item.ground_truth).as_dict(),
+    }
 
 
 class _ItemRunner:
@@ -113,8 +123,15 @@ class _ItemRunner:
         try:
             if item.category in AGENT:
                 s = self.settings
-                agent = AgentSettings(fmt=s.format, max_tokens=s.max_tokens, temperature=s.temperature, cache_salt=s.cache_salt,
-                                      agent_role=self.role, user_role=s.user_role, max_messages=s.max_dialog_messages)
+                agent = AgentSettings(
+                    fmt=s.format,
+                    max_tokens=s.max_tokens,
+                    temperature=s.temperature,
+                    cache_salt=s.cache_salt,
+                    agent_role=self.role,
+                    user_role=s.user_role,
+                    max_messages=s.max_dialog_messages,
+                )
                 return await run_agent_item(item, agent, self._ask)
             return await self._single(item)
         except RequestRejected as exc:
@@ -129,8 +146,15 @@ class _ItemRunner:
         result = await self.client.chat(self.role, request)
         answer = read_answer(result, s.format, names)
         usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens, "cached": result.cached}
-        return {"category": item.category, **judge_answer(item, s.format, answer.text, answer.calls), "text": answer.text,
-                "calls": answer.calls, "decode_errors": answer.errors, "output": answer.raw, "usage": usage}
+        return {
+            "category": item.category,
+            **judge_answer(item, s.format, answer.text, answer.calls),
+            "text": answer.text,
+            "calls": answer.calls,
+            "decode_errors": answer.errors,
+            "output": answer.raw,
+            "usage": usage,
+        }
 
 
 def _records(out_dir: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
@@ -148,12 +172,20 @@ def _check_roles(client: LLMClient, user_client: LLMClient, role: str, settings:
             owner.role_endpoints(name)
         except NoEndpointAvailable:
             what = "the evaluated model" if name == role else "ACEBench's simulated user (agent_multi_turn)"
-            raise ConfigError("looptool eval acebench", "roles", f"role {name!r} ({what}) has no endpoint; "
-                              "configure it, or leave agent_multi_turn out of the categories") from None
+            raise ConfigError(
+                "looptool eval acebench",
+                "roles",
+                f"role {name!r} ({what}) has no endpoint; configure it, or leave agent_multi_turn out of the categories",
+            ) from None
 
 
 async def evaluate_acebench(
-    client: LLMClient, role: str, out_dir: Path, settings: AceBenchEvalSettings | None = None, *, title: str | None = None,
+    client: LLMClient,
+    role: str,
+    out_dir: Path,
+    settings: AceBenchEvalSettings | None = None,
+    *,
+    title: str | None = None,
     user_client: LLMClient | None = None,
 ) -> AceBenchReport:
     """Evaluate the endpoint(s) behind `role`; resumes from whatever `out_dir` already holds.
@@ -172,8 +204,14 @@ async def evaluate_acebench(
     ordered = sorted(items, key=lambda item: item.category not in AGENT)
     runner = _ItemRunner(client, role, settings, user_client)
     with JsonlWriter(out_dir / "results.jsonl") as out, JsonlWriter(out_dir / "errors.jsonl", key=None) as errors:
-        units = await run_units([(item.id, item) for item in ordered], runner, out=out, errors=errors,
-                                concurrency=settings.concurrency, label=f"ACEBench {settings.language} ({settings.format} format)")
+        units = await run_units(
+            [(item.id, item) for item in ordered],
+            runner,
+            out=out,
+            errors=errors,
+            concurrency=settings.concurrency,
+            label=f"ACEBench {settings.language} ({settings.format} format)",
+        )
     run = {
         "role": role,
         "models": client.model_identity(role),
@@ -205,8 +243,14 @@ def rescore(out_dir: Path, settings: AceBenchEvalSettings, title: str) -> AceBen
     """Scores of a selection from the records already in `out_dir`, without asking anything
     (e.g. after items were evaluated in several batches)."""
     items = load_items(settings.categories, settings.language, data_dir=settings.data_dir, limit=settings.limit, ids=settings.ids)
-    run = {"rescored": True, "format": settings.format, "language": settings.language, "data": source_info(settings.data_dir),
-           "items": len(items), "limit": settings.limit}
+    run = {
+        "rescored": True,
+        "format": settings.format,
+        "language": settings.language,
+        "data": source_info(settings.data_dir),
+        "items": len(items),
+        "limit": settings.limit,
+    }
     return write_scores(Path(out_dir), items, run, title)
 
 

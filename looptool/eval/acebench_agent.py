@@ -79,8 +79,14 @@ class _Dialog:
     def request(self, messages: list[dict[str, Any]], native: bool) -> ChatRequest:
         s = self.settings
         if native:
-            return ChatRequest(messages=messages, tools=self.tools, tool_choice="auto", temperature=s.temperature,
-                               max_tokens=s.max_tokens, cache_salt=s.cache_salt)
+            return ChatRequest(
+                messages=messages,
+                tools=self.tools,
+                tool_choice="auto",
+                temperature=s.temperature,
+                max_tokens=s.max_tokens,
+                cache_salt=s.cache_salt,
+            )
         return ChatRequest(messages=messages, temperature=s.temperature, max_tokens=s.max_tokens, cache_salt=s.cache_salt)
 
 
@@ -109,8 +115,10 @@ async def _agent_text(dialog: _Dialog, step: bool) -> tuple[str, list[tuple[str,
     if dialog.settings.fmt == "acebench":
         system = prompt("acebench_agent.md", "step" if step else "turn", dialog.language, rules=_rules(item))
         user = prompt("acebench_agent.md", "history", dialog.language, functions=functions_text(item.functions), history=dialog.history)
-        result = await dialog.call(dialog.settings.agent_role, dialog.request(
-            [{"role": "system", "content": system}, {"role": "user", "content": user}], native=False))
+        result = await dialog.call(
+            dialog.settings.agent_role,
+            dialog.request([{"role": "system", "content": system}, {"role": "user", "content": user}], native=False),
+        )
         answer = read_answer(result, "acebench", dialog.names)
         return answer.text, None, answer.raw
     result = await dialog.call(dialog.settings.agent_role, dialog.request(list(dialog.chat), native=True))
@@ -126,8 +134,11 @@ def _native_assistant(dialog: _Dialog, text: str, calls: list[tuple[str, dict[st
     if calls:
         ids = [f"call_{len(dialog.chat)}_{k}" for k in range(len(calls))]
         message["tool_calls"] = [
-            {"id": cid, "type": "function", "function": {"name": dialog.names.to_wire.get(name, name),
-                                                          "arguments": json.dumps(args, ensure_ascii=False)}}
+            {
+                "id": cid,
+                "type": "function",
+                "function": {"name": dialog.names.to_wire.get(name, name), "arguments": json.dumps(args, ensure_ascii=False)},
+            }
             for cid, (name, args) in zip(ids, calls)
         ]
     dialog.chat.append(message)
@@ -176,8 +187,9 @@ async def _multi_step(dialog: _Dialog) -> None:
             ids = _native_assistant(dialog, text, calls) if dialog.settings.fmt == "native" else []
             pending = (text, calls, ids)
             message: Any = text
-            dialog.messages.append({"sender": "agent", "recipient": "execution", "message": text,
-                                    **({"calls": [{n: a} for n, a in calls]} if calls else {})})
+            dialog.messages.append(
+                {"sender": "agent", "recipient": "execution", "message": text, **({"calls": [{n: a} for n, a in calls]} if calls else {})}
+            )
         else:
             assert pending is not None
             text, calls, ids = pending
@@ -204,8 +216,12 @@ def _user_request(dialog: _Dialog, transcript: list[str]) -> ChatRequest:
     system = prompt("acebench_user.md", domain, dialog.language)
     user = prompt("acebench_user.md", "message", dialog.language, instruction=item.question, transcript="\n".join(transcript))
     s = dialog.settings
-    return ChatRequest(messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                       temperature=s.temperature, max_tokens=s.max_tokens, cache_salt=s.cache_salt)
+    return ChatRequest(
+        messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+        temperature=s.temperature,
+        max_tokens=s.max_tokens,
+        cache_salt=s.cache_salt,
+    )
 
 
 async def _user_says(dialog: _Dialog, transcript: list[str]) -> str:
@@ -244,8 +260,14 @@ async def _multi_turn(dialog: _Dialog) -> None:
                 to_execution = dialog.executor.routes_to_execution(text)
             pending = (text, calls, ids)
             message = text
-            dialog.messages.append({"sender": "agent", "recipient": "execution" if to_execution else "user", "message": text,
-                                    **({"calls": [{n: a} for n, a in calls]} if calls else {})})
+            dialog.messages.append(
+                {
+                    "sender": "agent",
+                    "recipient": "execution" if to_execution else "user",
+                    "message": text,
+                    **({"calls": [{n: a} for n, a in calls]} if calls else {}),
+                }
+            )
         else:
             assert pending is not None
             text, calls, ids = pending
@@ -263,8 +285,14 @@ async def run_agent_item(item: AceItem, settings: AgentSettings, ask: Ask) -> di
     """Play one agent item to its end and judge it; the record the evaluator stores."""
     variant = "multi_step" if item.category == "agent_multi_step" else "multi_turn"
     names = WireNames.build(item.functions)
-    dialog = _Dialog(item=item, settings=settings, ask=ask, executor=Executor(item.initial_config, item.involved_classes, item.language, variant),
-                     names=names, tools=native_tools(item.functions, names))
+    dialog = _Dialog(
+        item=item,
+        settings=settings,
+        ask=ask,
+        executor=Executor(item.initial_config, item.involved_classes, item.language, variant),
+        names=names,
+        tools=native_tools(item.functions, names),
+    )
     await (_multi_step(dialog) if variant == "multi_step" else _multi_turn(dialog))
     state = dialog.executor.final_state()
     verdict = check_agent_state(state, item.ground_truth)

@@ -14,8 +14,12 @@ from typing import Literal
 Kind = Literal["normal", "special", "agent"]
 
 ATOM: tuple[str, ...] = (
-    "normal_atom_bool", "normal_atom_enum", "normal_atom_number", "normal_atom_list",
-    "normal_atom_object_deep", "normal_atom_object_short",
+    "normal_atom_bool",
+    "normal_atom_enum",
+    "normal_atom_number",
+    "normal_atom_list",
+    "normal_atom_object_deep",
+    "normal_atom_object_short",
 )
 SINGLE_TURN: tuple[str, ...] = ("normal_single_turn_single_function", "normal_single_turn_parallel_function")
 MULTI_TURN: tuple[str, ...] = ("normal_multi_turn_user_adjust", "normal_multi_turn_user_switch")
@@ -28,7 +32,9 @@ AGENT: tuple[str, ...] = ("agent_multi_step", "agent_multi_turn")
 # Table order (ACEBench's category.py order).
 CATEGORIES: tuple[str, ...] = (*NORMAL, *SPECIAL, *AGENT)
 KINDS: dict[str, Kind] = {
-    **{c: "normal" for c in NORMAL}, **{c: "special" for c in SPECIAL}, **{c: "agent" for c in AGENT},
+    **{c: "normal" for c in NORMAL},
+    **{c: "special" for c in SPECIAL},
+    **{c: "agent" for c in AGENT},
 }
 GROUPS: dict[str, tuple[str, ...]] = {
     "all": CATEGORIES,

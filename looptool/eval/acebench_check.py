@@ -50,9 +50,22 @@ _STANDARDIZE = re.compile(r"[ \,\.\/\-\_\*\^]")
 
 # ACEBench's schema type -> Python type map (note: "number" is int; "enum" is `enumerate`).
 _PYTHON_TYPES: dict[str, type] = {
-    "string": str, "integer": int, "float": float, "boolean": bool, "array": list, "tuple": list,
-    "dict": dict, "any": str, "list": list, "object": dict, "objectArray": list, "list(string)": list,
-    "list(enum)": list, "int": int, "enum": enumerate, "number": int,
+    "string": str,
+    "integer": int,
+    "float": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "any": str,
+    "list": list,
+    "object": dict,
+    "objectArray": list,
+    "list(string)": list,
+    "list(enum)": list,
+    "int": int,
+    "enum": enumerate,
+    "number": int,
 }
 _NESTED_TYPES = ("array", "tuple", "list(string)", "list(enum)", "object", "objectArray")
 
@@ -362,8 +375,8 @@ def json_state(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _state_ok(model: dict[str, Any], truth: dict[str, Any]) -> Verdict:
-    (cls, attributes), = model.items()
-    (_, expected), = truth.items()
+    ((cls, attributes),) = model.items()
+    ((_, expected),) = truth.items()
     errors = []
     for name, value in attributes.items():
         if name not in expected:
@@ -522,7 +535,7 @@ def strict_agent_state(states: list[dict[str, Any]], ground_truth: list[dict[str
     by_name = {next(iter(s)).lower(): next(iter(s.values())) for s in states}
     errors = []
     for truth in ground_truth:
-        (cls, expected), = truth.items()
+        ((cls, expected),) = truth.items()
         actual = by_name.get(cls.lower())
         if actual is None:
             errors.append(f"{cls}: no such class in the final state")

@@ -29,7 +29,8 @@ USER_ROLE = "user"
 
 def add_arguments(benchmarks: argparse._SubParsersAction) -> None:
     ace = benchmarks.add_parser(
-        "acebench", help="ACEBench (normal, special, agent), English or Chinese",
+        "acebench",
+        help="ACEBench (normal, special, agent), English or Chinese",
         description="Score a model behind an OpenAI-compatible endpoint on ACEBench (data shipped with looptool).",
     )
     ace.add_argument("config", nargs="?", help="run config (TOML) naming the endpoint; omitted: the quickstart preset")
@@ -38,13 +39,20 @@ def add_arguments(benchmarks: argparse._SubParsersAction) -> None:
     target.add_argument("--role", help="evaluate the endpoint(s) of this role (default: policy)")
     ace.add_argument("--user-endpoint", help="endpoint that plays ACEBench's simulated user (default: the config's 'user' role)")
     ace.add_argument("--out", help="output folder; rerun with the same folder to resume")
-    ace.add_argument("--categories", default="all",
-                     help="comma-separated categories or groups (all, normal, atom, single_turn, multi_turn, special, agent); default all")
+    ace.add_argument(
+        "--categories",
+        default="all",
+        help="comma-separated categories or groups (all, normal, atom, single_turn, multi_turn, special, agent); default all",
+    )
     ace.add_argument("--language", choices=("en", "zh"), default="en")
     ace.add_argument("--limit", type=int, help="first N items of each category (dialogs for the normal multi-turn ones)")
     ace.add_argument("--ids", help="comma-separated item ids to evaluate")
-    ace.add_argument("--format", choices=("acebench", "native"), default="acebench",
-                     help="acebench: ACEBench's prompt and [ApiName(key='value')] answers; native: OpenAI `tools`")
+    ace.add_argument(
+        "--format",
+        choices=("acebench", "native"),
+        default="acebench",
+        help="acebench: ACEBench's prompt and [ApiName(key='value')] answers; native: OpenAI `tools`",
+    )
     ace.add_argument("--concurrency", type=int, default=32, help="items in flight (the endpoint's own limit still applies)")
     ace.add_argument("--max-tokens", type=int, help="answer token limit per request (default: the server's)")
     ace.add_argument("--temperature", type=float, default=0.0)
@@ -53,9 +61,10 @@ def add_arguments(benchmarks: argparse._SubParsersAction) -> None:
     ace.add_argument("--json", action="store_true", help="end with the Table 2 numbers as one JSON object instead of the table")
 
     check = benchmarks.add_parser(
-        "acebench-selfcheck", help="check the ACEBench evaluator: the simulator answers with ACEBench's ground truth",
+        "acebench-selfcheck",
+        help="check the ACEBench evaluator: the simulator answers with ACEBench's ground truth",
         description="Evaluate the built-in simulator answering with ACEBench's ground truth and print the scores and every "
-                    "failing item (looptool.eval.acebench_selfcheck; docs/eval.md says why they fail).",
+        "failing item (looptool.eval.acebench_selfcheck; docs/eval.md says why they fail).",
     )
     check.add_argument("--out", default="acebench-selfcheck", help="output folder (default ./acebench-selfcheck); resumable")
     check.add_argument("--format", choices=("acebench", "native"), default="acebench")
@@ -112,8 +121,9 @@ def _selfcheck(args: argparse.Namespace) -> int:
         raise ConfigError("looptool eval acebench-selfcheck", "--categories", str(exc)) from None
     from looptool.cli import run_async
 
-    result = run_async(lambda: acebench_selfcheck(Path(args.out), fmt=args.format, language=args.language,
-                                                  categories=categories, limit=args.limit))
+    result = run_async(
+        lambda: acebench_selfcheck(Path(args.out), fmt=args.format, language=args.language, categories=categories, limit=args.limit)
+    )
     print(result.report.markdown)
     for item_id, verdict in sorted(result.failures.items()):
         print(f"failed {item_id}: {verdict.get('error_type')}: {str(verdict.get('error'))[:160]}")
@@ -134,8 +144,12 @@ def run_acebench(args: argparse.Namespace) -> int:
     loaded.require_roles([role])
     needs_user = "agent_multi_turn" in settings.categories
     if needs_user and USER_ROLE not in loaded.config.roles:
-        raise ConfigError(loaded.source, f"roles.{USER_ROLE}", "agent_multi_turn needs ACEBench's simulated user: map the 'user' role, "
-                          "pass --user-endpoint, or leave agent_multi_turn out of --categories")
+        raise ConfigError(
+            loaded.source,
+            f"roles.{USER_ROLE}",
+            "agent_multi_turn needs ACEBench's simulated user: map the 'user' role, "
+            "pass --user-endpoint, or leave agent_multi_turn out of --categories",
+        )
     name = args.endpoint or role
     out = Path(args.out) if args.out else loaded.run_dir / "eval" / "acebench" / f"{name}-{settings.language}-{settings.format}"
     roles = [role] + ([USER_ROLE] if needs_user and USER_ROLE != role else [])

@@ -90,9 +90,16 @@ def _item(row: dict[str, Any], truth: dict[str, Any], category: str, language: s
         raise InputError(f"{where}: 'question' must be a string")
     try:
         return AceItem(
-            id=row["id"], category=category, language=language, question=row["question"], functions=functions,
-            time=row.get("time") or "", profile=row.get("profile") or "", ground_truth=truth.get("ground_truth"),
-            initial_config=row.get("initial_config") or {}, involved_classes=row.get("involved_classes") or [],
+            id=row["id"],
+            category=category,
+            language=language,
+            question=row["question"],
+            functions=functions,
+            time=row.get("time") or "",
+            profile=row.get("profile") or "",
+            ground_truth=truth.get("ground_truth"),
+            initial_config=row.get("initial_config") or {},
+            involved_classes=row.get("involved_classes") or [],
             mile_stone=truth.get("mile_stone") or [],
         )
     except ValueError as exc:

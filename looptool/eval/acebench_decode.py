@@ -51,7 +51,7 @@ def outermost_brackets(text: str) -> str | None:
         elif char == "]":
             depth -= 1
             if depth == 0 and start != -1:
-                return text[start:index + 1]
+                return text[start : index + 1]
     return None
 
 
@@ -77,10 +77,18 @@ def _dotted_name(func: ast.expr) -> str:
 # -- arithmetic on literals (what ACEBench eval()s) ---------------------------------------------
 
 _BINARY = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
-    ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor,
-    ast.LShift: operator.lshift, ast.RShift: operator.rshift,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
 }
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_, ast.Invert: operator.invert}
 
@@ -110,9 +118,19 @@ def _literal(node: ast.expr) -> Any:
             raise DecodeError("exponent too large")
         if isinstance(node.op, ast.LShift) and isinstance(right, int) and right > _MAX_POWER_EXPONENT:
             raise DecodeError("shift too large")
-        if isinstance(node.op, ast.Mult) and isinstance(left, (str, bytes, list, tuple)) and isinstance(right, int) and len(left) * right > _MAX_SEQUENCE:
+        if (
+            isinstance(node.op, ast.Mult)
+            and isinstance(left, (str, bytes, list, tuple))
+            and isinstance(right, int)
+            and len(left) * right > _MAX_SEQUENCE
+        ):
             raise DecodeError("arithmetic result too large")
-        if isinstance(node.op, ast.Mult) and isinstance(right, (str, bytes, list, tuple)) and isinstance(left, int) and len(right) * left > _MAX_SEQUENCE:
+        if (
+            isinstance(node.op, ast.Mult)
+            and isinstance(right, (str, bytes, list, tuple))
+            and isinstance(left, int)
+            and len(right) * left > _MAX_SEQUENCE
+        ):
             raise DecodeError("arithmetic result too large")
         return _size_ok(_BINARY[type(node.op)](left, right))
     # Names, calls, attribute access, ...: ACEBench's eval() raises NameError and the like here.

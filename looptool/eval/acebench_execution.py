@@ -195,7 +195,9 @@ class Executor:
                 raw.append(self._run_one(name, arguments, last))
             except Exception as exc:  # noqa: BLE001 - a failing call is a result the model sees, as in ACEBench
                 if self.variant == "multi_turn":
-                    return Reply(message=[_result_text(c) for c in TURN_ERROR_TEMPLATE], executed=False, error=f"Error during execution: {exc}")
+                    return Reply(
+                        message=[_result_text(c) for c in TURN_ERROR_TEMPLATE], executed=False, error=f"Error during execution: {exc}"
+                    )
                 raw.append(f"Error during execution: {exc}")
         self.reported = True
         return Reply(message=[_result_text(r) for r in raw], executed=True)
@@ -207,8 +209,7 @@ class Executor:
             assert calls is not None
             built = self._build(calls)
         except (DecodeError, _BuildError):
-            return Reply(message=STEP_DECODE_FAILURE if self.variant == "multi_step" else [], executed=False,
-                         error=STEP_DECODE_FAILURE)
+            return Reply(message=STEP_DECODE_FAILURE if self.variant == "multi_step" else [], executed=False, error=STEP_DECODE_FAILURE)
         reply = self._execute(built)
         reply.calls = calls
         return reply
@@ -250,8 +251,9 @@ class Replay:
     executed: list[str]  # the messages sent for execution (ACEBench's process list)
 
 
-def replay_messages(initial_config: dict[str, Any], involved_classes: list[str], language: str, variant: Variant,
-                    messages: list[str]) -> Replay:
+def replay_messages(
+    initial_config: dict[str, Any], involved_classes: list[str], language: str, variant: Variant, messages: list[str]
+) -> Replay:
     """Execute a fixed sequence of agent messages (no model, no user): the backends' part of an
     agent dialog, as the golden comparison and the oracle table need it."""
     executor = Executor(initial_config, involved_classes, language, variant)

@@ -95,8 +95,9 @@ def native_tools(functions: list[dict[str, Any]], names: WireNames) -> list[dict
         if isinstance(parameters, dict):
             parameters.setdefault("type", "object")
             parameters.setdefault("properties", {})
-        tools.append({"type": "function", "function": {"name": wire, "description": str(doc.get("description") or ""),
-                                                       "parameters": parameters}})
+        tools.append(
+            {"type": "function", "function": {"name": wire, "description": str(doc.get("description") or ""), "parameters": parameters}}
+        )
     return tools
 
 
@@ -120,7 +121,12 @@ def _system_section(item: AceItem, fmt: AceFormat) -> str:
 
 
 def item_request(
-    item: AceItem, fmt: AceFormat, *, max_tokens: int | None, temperature: float, cache_salt: str | None,
+    item: AceItem,
+    fmt: AceFormat,
+    *,
+    max_tokens: int | None,
+    temperature: float,
+    cache_salt: str | None,
 ) -> tuple[ChatRequest, WireNames]:
     """The one request of a normal or special item."""
     section = _system_section(item, fmt)
@@ -131,8 +137,14 @@ def item_request(
     names = WireNames.build(item.functions)
     if fmt == "acebench":
         return ChatRequest(messages=messages, temperature=temperature, max_tokens=max_tokens, cache_salt=cache_salt), names
-    return ChatRequest(messages=messages, tools=native_tools(item.functions, names), tool_choice="auto",
-                       temperature=temperature, max_tokens=max_tokens, cache_salt=cache_salt), names
+    return ChatRequest(
+        messages=messages,
+        tools=native_tools(item.functions, names),
+        tool_choice="auto",
+        temperature=temperature,
+        max_tokens=max_tokens,
+        cache_salt=cache_salt,
+    ), names
 
 
 def read_answer(result: LLMResult, fmt: AceFormat, names: WireNames) -> Answer:

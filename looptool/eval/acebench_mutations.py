@@ -202,9 +202,17 @@ def _text_forms(item: AceItem, calls: Calls) -> Iterator[tuple[str, str]]:
     text = render_calls(calls)
     yield "prose_around", f"Sure, here are the calls:\n{text}\nLet me know if you need anything else."
     yield "newlines_inside", "[" + ",\n  ".join(render_call(n, a) for n, a in calls) + "\n]"
-    yield "double_quotes", "[" + ", ".join(
-        f"{n}(" + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, str) else render_value(v)}" for k, v in a.items()) + ")"
-        for n, a in calls) + "]"
+    yield (
+        "double_quotes",
+        "["
+        + ", ".join(
+            f"{n}("
+            + ", ".join(f"{k}={json.dumps(v, ensure_ascii=False) if isinstance(v, str) else render_value(v)}" for k, v in a.items())
+            + ")"
+            for n, a in calls
+        )
+        + "]",
+    )
     yield "no_brackets", ", ".join(render_call(n, a) for n, a in calls)
     yield "two_lists", text + " " + text
     yield "json_calls", json.dumps([{"name": n, "arguments": a} for n, a in calls], ensure_ascii=False, default=list)
@@ -221,12 +229,24 @@ def _text_forms(item: AceItem, calls: Calls) -> Iterator[tuple[str, str]]:
         # ACEBench's decision (it eval()s some of them; we never do).
         key = next(iter(arguments))
         for label, source in (
-            ("value_none", "None"), ("value_ellipsis", "..."), ("value_subscript", "data[0]"),
-            ("value_set", "{1, 2}"), ("value_fstring", "f'{x}'"), ("value_lambda", "lambda: 1"),
-            ("value_nested_call", "dict(a=1)"), ("value_bare_call", "now()"), ("value_name_true", "true"),
-            ("value_negated_name", "-x"), ("value_negated_string", "-'a'"), ("value_not", "not 0"),
-            ("value_string_sum", "'a' + 'b'"), ("value_name_sum", "x + 1"), ("value_division_by_zero", "1 / 0"),
-            ("value_comparison", "1 < 2"), ("value_attribute", "a.b"), ("value_tuple", "(1, 'a')"),
+            ("value_none", "None"),
+            ("value_ellipsis", "..."),
+            ("value_subscript", "data[0]"),
+            ("value_set", "{1, 2}"),
+            ("value_fstring", "f'{x}'"),
+            ("value_lambda", "lambda: 1"),
+            ("value_nested_call", "dict(a=1)"),
+            ("value_bare_call", "now()"),
+            ("value_name_true", "true"),
+            ("value_negated_name", "-x"),
+            ("value_negated_string", "-'a'"),
+            ("value_not", "not 0"),
+            ("value_string_sum", "'a' + 'b'"),
+            ("value_name_sum", "x + 1"),
+            ("value_division_by_zero", "1 / 0"),
+            ("value_comparison", "1 < 2"),
+            ("value_attribute", "a.b"),
+            ("value_tuple", "(1, 'a')"),
         ):
             body = ", ".join(f"{k}={source if k == key else render_value(v)}" for k, v in arguments.items())
             yield label, "[" + ", ".join([f"{name}({body})", *(render_call(n, a) for n, a in calls[1:])]) + "]"
@@ -237,18 +257,27 @@ def _text_forms(item: AceItem, calls: Calls) -> Iterator[tuple[str, str]]:
     numbers = _first_of(calls, int, exclude=(bool,))
     if numbers:
         index, key, value = numbers
-        for label, source in (("number_as_sum", f"({value - 1} + 1)"), ("number_unary_plus", f"+{value}"),
-                              ("number_as_product", f"{value} * 1")):
-            rendered = [render_call(n, a) if i != index else
-                        f"{n}(" + ", ".join(f"{k}={source if k == key else render_value(v)}" for k, v in a.items()) + ")"
-                        for i, (n, a) in enumerate(calls)]
+        for label, source in (
+            ("number_as_sum", f"({value - 1} + 1)"),
+            ("number_unary_plus", f"+{value}"),
+            ("number_as_product", f"{value} * 1"),
+        ):
+            rendered = [
+                render_call(n, a)
+                if i != index
+                else f"{n}(" + ", ".join(f"{k}={source if k == key else render_value(v)}" for k, v in a.items()) + ")"
+                for i, (n, a) in enumerate(calls)
+            ]
             yield label, "[" + ", ".join(rendered) + "]"
     strings = _first_of(calls, str)
     if strings and strings[2].isidentifier():
         index, key, value = strings
-        rendered = [render_call(n, a) if i != index else
-                    f"{n}(" + ", ".join(f"{k}={value if k == key else render_value(v)}" for k, v in a.items()) + ")"
-                    for i, (n, a) in enumerate(calls)]
+        rendered = [
+            render_call(n, a)
+            if i != index
+            else f"{n}(" + ", ".join(f"{k}={value if k == key else render_value(v)}" for k, v in a.items()) + ")"
+            for i, (n, a) in enumerate(calls)
+        ]
         yield "string_as_name", "[" + ", ".join(rendered) + "]"
 
 
@@ -282,9 +311,15 @@ def _special_predictions(item: AceItem) -> Iterator[tuple[str, str]]:
         yield "other_phrase", f'["There is incorrect value ({", ".join(values)}) for the parameters ({name}) in the conversation history."]'
     elif item.category == "special_error_param":
         (name, values), *_ = truth.items()
-        yield "values_as_names", f'["There is incorrect value ({name}) for the parameters ({", ".join(values)}) in the conversation history."]'
+        yield (
+            "values_as_names",
+            f'["There is incorrect value ({name}) for the parameters ({", ".join(values)}) in the conversation history."]',
+        )
         yield "wrong_parameter", f'["There is incorrect value ({", ".join(values)}) for the parameters (x) in the conversation history."]'
-        yield "value_changed", f'["There is incorrect value ({", ".join(v + "0" for v in values)}) for the parameters ({name}) in the conversation history."]'
+        yield (
+            "value_changed",
+            f'["There is incorrect value ({", ".join(v + "0" for v in values)}) for the parameters ({name}) in the conversation history."]',
+        )
         yield "other_phrase", f'["Missing necessary parameters ({", ".join(values)}) for the api ({name})"]'
     else:
         yield "paraphrase", '["I cannot solve this problem with the given functions."]'
@@ -300,8 +335,9 @@ def text_predictions(item: AceItem) -> list[dict[str, Any]]:
         if mutation in seen:
             continue
         seen.add(mutation)
-        out.append({"id": item.id, "category": item.category, "kind": "text", "mutation": mutation, "text": text,
-                    "sha": prediction_hash(text)})
+        out.append(
+            {"id": item.id, "category": item.category, "kind": "text", "mutation": mutation, "text": text, "sha": prediction_hash(text)}
+        )
     return out
 
 
@@ -316,7 +352,7 @@ def _state_mutations(truth: list[dict[str, Any]]) -> Iterator[tuple[str, list[di
     yield "extra_class", copy.deepcopy(truth) + [{"Finance": {}}]
     yield "empty", []
     for position, entry in enumerate(truth):
-        (cls, attributes), = entry.items()
+        ((cls, attributes),) = entry.items()
         for attribute, value in attributes.items():
             prefix = f"{cls}.{attribute}"
             if isinstance(value, bool):
@@ -341,7 +377,7 @@ def _state_mutations(truth: list[dict[str, Any]]) -> Iterator[tuple[str, list[di
 
 def _replace(truth: list[dict[str, Any]], position: int, attribute: str, value: Any, drop: bool = False) -> list[dict[str, Any]]:
     out = copy.deepcopy(truth)
-    (cls, attributes), = out[position].items()
+    ((cls, attributes),) = out[position].items()
     if drop:
         attributes.pop(attribute, None)
     else:
@@ -370,8 +406,16 @@ def state_predictions(item: AceItem) -> list[dict[str, Any]]:
     for index, (mutation, states) in enumerate(_state_mutations(item.ground_truth)):
         process_name, process = processes[index % len(processes)]
         payload = {"states": states, "process": process}
-        out.append({"id": item.id, "category": item.category, "kind": "state", "mutation": f"{mutation}|{process_name}",
-                    **payload, "sha": prediction_hash(payload)})
+        out.append(
+            {
+                "id": item.id,
+                "category": item.category,
+                "kind": "state",
+                "mutation": f"{mutation}|{process_name}",
+                **payload,
+                "sha": prediction_hash(payload),
+            }
+        )
     return out
 
 
@@ -418,8 +462,12 @@ def changed_value(value: Any) -> Any:
 
 
 _VOCABULARY = {
-    "string": "Eve", "integer": 1, "number": 1, "boolean": True,
-    "array": [{"product": "Margherita Pizza", "quantity": 1}], "object": {},
+    "string": "Eve",
+    "integer": 1,
+    "number": 1,
+    "boolean": True,
+    "array": [{"product": "Margherita Pizza", "quantity": 1}],
+    "object": {},
 }
 
 
@@ -479,12 +527,19 @@ def _edge_cases(item: AceItem) -> list[str]:
             f"[get_products(merchant_name={merchant!r})]",
             "[view_logged_in_users()]",
         ]
-        exact_orders = [(u, m, p["product"], int(i["balance"] // p["price"]), i["password"])
-                        for u, i in users.items() for m, e in merchants.items() for p in e["menu"] if u != buyer and i["balance"] % p["price"] == 0]
+        exact_orders = [
+            (u, m, p["product"], int(i["balance"] // p["price"]), i["password"])
+            for u, i in users.items()
+            for m, e in merchants.items()
+            for p in e["menu"]
+            if u != buyer and i["balance"] % p["price"] == 0
+        ]
         if exact_orders:  # costs exactly the balance: English accepts, Chinese refuses
             user, merchant, product_name, quantity, password = exact_orders[0]
-            messages += [f"[login_food_platform(username={user!r}, password={password!r})]",
-                         f"[add_food_delivery_order(username={user!r}, merchant_name={merchant!r}, items=[{{'product': {product_name!r}, 'quantity': {quantity}}}])]"]
+            messages += [
+                f"[login_food_platform(username={user!r}, password={password!r})]",
+                f"[add_food_delivery_order(username={user!r}, merchant_name={merchant!r}, items=[{{'product': {product_name!r}, 'quantity': {quantity}}}])]",
+            ]
     if "MessageApi" in classes:
         messages += [
             "[send_message(sender_name='Eve', receiver_name='Frank', message='one')]",
@@ -546,24 +601,37 @@ def replay_sequences(item: AceItem) -> list[dict[str, Any]]:
     probes = [_probe_call(doc, vocabulary) for doc in item.functions]
     sequences.append(("every_function", probes + path))
     sequences.append(("every_function_after", path + probes))
-    sequences.append(("errors", [
-        "[no_such_method(x=1)]",
-        "[" + item.functions[0]["name"] + "(unexpected_argument=1)]" if item.functions else "[x()]",
-        "[send_message('Eve')]",
-        "[add_food_delivery_order(username='Eve', merchant_name='Heytea', items=[dict(product='Cheese Milk Tea', quantity=2)])]",
-        "[login_food_platform(username='Eve', password='password123'), 'oops']",
-        "finish the task please",
-        "[]",
-        "[turn_on_wifi(), login_device()]",
-        *path,
-        "[get_products(merchant_name=1+2)]",
-        "[delete_message(message_id=-1)]",
-    ]))
+    sequences.append(
+        (
+            "errors",
+            [
+                "[no_such_method(x=1)]",
+                "[" + item.functions[0]["name"] + "(unexpected_argument=1)]" if item.functions else "[x()]",
+                "[send_message('Eve')]",
+                "[add_food_delivery_order(username='Eve', merchant_name='Heytea', items=[dict(product='Cheese Milk Tea', quantity=2)])]",
+                "[login_food_platform(username='Eve', password='password123'), 'oops']",
+                "finish the task please",
+                "[]",
+                "[turn_on_wifi(), login_device()]",
+                *path,
+                "[get_products(merchant_name=1+2)]",
+                "[delete_message(message_id=-1)]",
+            ],
+        )
+    )
     sequences.append(("edge_cases", _edge_cases(item)))
     out = []
     for name, messages in sequences:
-        out.append({"id": item.id, "category": item.category, "kind": "replay", "sequence": name, "messages": messages,
-                    "sha": prediction_hash(messages)})
+        out.append(
+            {
+                "id": item.id,
+                "category": item.category,
+                "kind": "replay",
+                "sequence": name,
+                "messages": messages,
+                "sha": prediction_hash(messages),
+            }
+        )
     return out
 
 

@@ -52,7 +52,7 @@ def _users_and_step(messages: list[dict[str, Any]]) -> tuple[list[str], int]:
     the last one (looptool.sim.oracle)."""
     users = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
     last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    step = sum(1 for m in messages[last + 1:] if m.get("role") == "assistant") if last >= 0 else 0
+    step = sum(1 for m in messages[last + 1 :] if m.get("role") == "assistant") if last >= 0 else 0
     return users, step
 
 
@@ -100,14 +100,25 @@ class _Script:
                 wire = WireNames.build(self.item.functions).to_wire
                 calls = [{"name": wire.get(name, name), "arguments": args} for call in decoded for name, args in call.items()]
         self.rows.append(_row(f"{self.item.id}#{number}", request, message, calls))
-        tool_calls = [{"id": f"call_{k}", "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
-                      for k, c in enumerate(calls or [])]
+        tool_calls = [
+            {
+                "id": f"call_{k}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)},
+            }
+            for k, c in enumerate(calls or [])
+        ]
         return _result("" if calls else message, tool_calls)
 
 
 def _result(text: str, tool_calls: list[dict[str, Any]]) -> LLMResult:
-    return LLMResult(choices=[Choice(index=0, text=text, finish_reason="tool_calls" if tool_calls else "stop", tool_calls=tool_calls)],
-                     usage=Usage(), endpoint="script", model="oracle", latency_s=0.0)
+    return LLMResult(
+        choices=[Choice(index=0, text=text, finish_reason="tool_calls" if tool_calls else "stop", tool_calls=tool_calls)],
+        usage=Usage(),
+        endpoint="script",
+        model="oracle",
+        latency_s=0.0,
+    )
 
 
 def _agent_answers(item: AceItem, wrong: bool) -> list[str]:
@@ -152,8 +163,9 @@ class OracleBatch:
     rows: int
 
 
-async def build_tables(items: list[AceItem], fmt: AceFormat, directory: Path, *, wrong: bool = False,
-                       settings: AgentSettings | None = None) -> list[OracleBatch]:
+async def build_tables(
+    items: list[AceItem], fmt: AceFormat, directory: Path, *, wrong: bool = False, settings: AgentSettings | None = None
+) -> list[OracleBatch]:
     """Tables for `items`, split into batches without colliding requests; in item order."""
     directory = Path(directory)
     batches: list[dict[str, Any]] = []  # {"ids", "keys": {key: answer}, "rows"}

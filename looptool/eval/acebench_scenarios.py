@@ -145,8 +145,9 @@ class MessageApi(BaseApi):
         found = []
         for message_id, entry in self.inbox.items():
             if (entry["sender_id"] == user_id or entry["receiver_id"] == user_id) and keyword.lower() in entry["message"].lower():
-                found.append({"id": message_id, "sender_id": entry["sender_id"], "receiver_id": entry["receiver_id"],
-                              "message": entry["message"]})
+                found.append(
+                    {"id": message_id, "sender_id": entry["sender_id"], "receiver_id": entry["receiver_id"], "message": entry["message"]}
+                )
         if not found:
             return {"status": False, "message": self._text("search_none")}
         return {"status": True, "messages": found}
@@ -207,8 +208,13 @@ class ReminderApi(BaseApi):
             return {"status": False, "message": self._text("reminder_add_full")}
         self.reminder_id_counter += 1
         reminder_id = self.reminder_id_counter
-        self.reminder_list[reminder_id] = {"reminder_id": reminder_id, "title": title, "description": description,
-                                           "time": time, "notified": False}
+        self.reminder_list[reminder_id] = {
+            "reminder_id": reminder_id,
+            "title": title,
+            "description": description,
+            "time": time,
+            "notified": False,
+        }
         return {"status": True, "message": self._text("reminder_add_ok", title=title)}
 
     def delete_reminder(self, reminder_id: int):
@@ -222,8 +228,10 @@ class ReminderApi(BaseApi):
     def view_all_reminders(self):
         if not self.reminder_list:
             return {"status": False, "message": self._text("reminder_none")}
-        reminders = [{"title": r["title"], "description": r["description"], "time": r["time"], "notified": r["notified"]}
-                     for r in self.reminder_list.values()]
+        reminders = [
+            {"title": r["title"], "description": r["description"], "time": r["time"], "notified": r["notified"]}
+            for r in self.reminder_list.values()
+        ]
         return {"status": True, "reminders": reminders}
 
     # The Chinese version only (see the allow-list in scenarios/zh.json).
@@ -238,8 +246,13 @@ class ReminderApi(BaseApi):
         for reminder in self.reminder_list.values():
             if keyword.lower() in reminder["title"].lower() or keyword.lower() in reminder["description"].lower():
                 # ACEBench formats the time with strftime, but times are strings: this raises.
-                found.append({"title": reminder["title"], "description": reminder["description"],
-                              "time": reminder["time"].strftime("%Y-%m-%d %H:%M")})
+                found.append(
+                    {
+                        "title": reminder["title"],
+                        "description": reminder["description"],
+                        "time": reminder["time"].strftime("%Y-%m-%d %H:%M"),
+                    }
+                )
         if not found:
             return {"status": False, "message": self._text("reminder_search_none")}
         return {"status": True, "reminders": found}
@@ -295,7 +308,10 @@ class FoodPlatform(BaseApi):
                 return {"status": False, "message": self._text("food_order_bad_quantity", quantity=quantity, product_name=product_name)}
             entry = next((p for p in self.merchant_list[merchant_name]["menu"] if p["product"] == product_name), None)
             if entry is None:
-                return {"status": False, "message": self._text("food_order_unknown_product", product_name=product_name, merchant_name=merchant_name)}
+                return {
+                    "status": False,
+                    "message": self._text("food_order_unknown_product", product_name=product_name, merchant_name=merchant_name),
+                }
             total_price += entry["price"] * quantity
             order_items.append({"product": product_name, "quantity": quantity, "price_per_unit": entry["price"]})
         balance = self.users[username]["balance"]
@@ -324,8 +340,11 @@ class FoodPlatform(BaseApi):
                 return keyword.lower() in item.lower()
             return keyword.lower() in item["product"].lower()
 
-        matched = [order for order in self.orders
-                   if keyword.lower() in order["merchant_name"].lower() or any(item_matches(i) for i in order.get("items", []))]
+        matched = [
+            order
+            for order in self.orders
+            if keyword.lower() in order["merchant_name"].lower() or any(item_matches(i) for i in order.get("items", []))
+        ]
         if not matched:
             return {"status": False, "message": self._text("food_search_none")}
         return {"status": True, "orders": matched}
@@ -353,8 +372,17 @@ class Travel(_Scenario):
             flights = [f for f in flights if f["destination"] == destination]
         if len(flights) == 0:
             return self._text("travel_no_direct")
-        keys = ("flight_no", "origin", "destination", "depart_time", "arrival_time", "status", "seats_available",
-                "economy_price", "business_price")
+        keys = (
+            "flight_no",
+            "origin",
+            "destination",
+            "depart_time",
+            "arrival_time",
+            "status",
+            "seats_available",
+            "economy_price",
+            "business_price",
+        )
         return [{key: f[key] for key in keys} for f in flights]
 
     def get_user_details(self, user_id: str, password: str):
@@ -388,8 +416,12 @@ class Travel(_Scenario):
         return allowance.get(membership_level, {}).get(cabin_class, 0)
 
     def find_transfer_flights(self, origin_city, transfer_city, destination_city):
-        first_legs = [f for f in self.flights if f["origin"] == origin_city and f["destination"] == transfer_city and f["status"] == "available"]
-        second_legs = [f for f in self.flights if f["origin"] == transfer_city and f["destination"] == destination_city and f["status"] == "available"]
+        first_legs = [
+            f for f in self.flights if f["origin"] == origin_city and f["destination"] == transfer_city and f["status"] == "available"
+        ]
+        second_legs = [
+            f for f in self.flights if f["origin"] == transfer_city and f["destination"] == destination_city and f["status"] == "available"
+        ]
         pairs = []
         for first in first_legs:
             arrival = datetime.strptime(first["arrival_time"], "%Y-%m-%d %H:%M:%S")
@@ -431,8 +463,16 @@ class Travel(_Scenario):
         self.users.get(user_id)[balance_key] -= total_cost
         flight["seats_available"] -= 1
         reservation_id = f"res_{len(self.reservations) + 1}"
-        self.reservations.append({"reservation_id": reservation_id, "user_id": user_id, "flight_no": flight_no,
-                                  "payment_method": payment_method, "cabin": cabin, "baggage": baggage_count})
+        self.reservations.append(
+            {
+                "reservation_id": reservation_id,
+                "user_id": user_id,
+                "flight_no": flight_no,
+                "payment_method": payment_method,
+                "cabin": cabin,
+                "baggage": baggage_count,
+            }
+        )
         return self._text("travel_booked", reservation_id=reservation_id, total_cost=total_cost)
 
     def modify_flight(self, user_id, reservation_id, new_flight_no=None, new_cabin=None, add_baggage=0, new_payment_method=None):
@@ -449,7 +489,11 @@ class Travel(_Scenario):
         messages = []
         if new_flight_no and new_flight_no != reservation["flight_no"]:
             new_flight = next((f for f in self.flights if f["flight_no"] == new_flight_no), None)
-            if new_flight and new_flight["origin"] == current_flight["origin"] and new_flight["destination"] == current_flight["destination"]:
+            if (
+                new_flight
+                and new_flight["origin"] == current_flight["origin"]
+                and new_flight["destination"] == current_flight["destination"]
+            ):
                 reservation["flight_no"] = new_flight_no
                 messages.append(self._text("travel_flight_changed"))
             else:
@@ -517,7 +561,11 @@ class Travel(_Scenario):
 
 
 CLASSES: dict[str, type[_Scenario]] = {
-    "BaseApi": BaseApi, "MessageApi": MessageApi, "ReminderApi": ReminderApi, "FoodPlatform": FoodPlatform, "Travel": Travel,
+    "BaseApi": BaseApi,
+    "MessageApi": MessageApi,
+    "ReminderApi": ReminderApi,
+    "FoodPlatform": FoodPlatform,
+    "Travel": Travel,
 }
 
 

@@ -28,12 +28,25 @@ from looptool.eval.acebench_categories import AGENT, ATOM, CATEGORIES, MULTI_TUR
 MODES = ("acebench", "strict")
 WEIGHTS = {"normal": 0.578, "special": 0.2676, "agent": 0.1545}
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("atom", "Atom"), ("single_turn", "Single-Turn"), ("multi_turn", "Multi-Turn"), ("similar_api", "Similar API"),
-    ("preference", "Preference"), ("normal", "Normal"), ("special", "Special"), ("agent", "Agent"), ("overall", "Overall"),
+    ("atom", "Atom"),
+    ("single_turn", "Single-Turn"),
+    ("multi_turn", "Multi-Turn"),
+    ("similar_api", "Similar API"),
+    ("preference", "Preference"),
+    ("normal", "Normal"),
+    ("special", "Special"),
+    ("agent", "Agent"),
+    ("overall", "Overall"),
 )
 GROUPS: dict[str, tuple[str, ...]] = {
-    "atom": ATOM, "single_turn": SINGLE_TURN, "multi_turn": MULTI_TURN, "similar_api": ("normal_similar_api",),
-    "preference": ("normal_preference",), "normal": NORMAL, "special": SPECIAL, "agent": AGENT,
+    "atom": ATOM,
+    "single_turn": SINGLE_TURN,
+    "multi_turn": MULTI_TURN,
+    "similar_api": ("normal_similar_api",),
+    "preference": ("normal_preference",),
+    "normal": NORMAL,
+    "special": SPECIAL,
+    "agent": AGENT,
 }
 
 
@@ -56,8 +69,13 @@ class CategoryScore:
         return self.scored == self.total
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"correct": self.correct, "total": self.total, "scored": self.scored,
-                               "accuracy": self.accuracy, "complete": self.complete}
+        out: dict[str, Any] = {
+            "correct": self.correct,
+            "total": self.total,
+            "scored": self.scored,
+            "accuracy": self.accuracy,
+            "complete": self.complete,
+        }
         if self.category in MULTI_TURN or self.category in AGENT:
             out["process_accuracy"] = self.process_sum / self.total if self.total else 0.0
         return out
@@ -164,8 +182,10 @@ def render_markdown(summary: dict[str, Any], title: str) -> str:
         note = [] if row["complete"] else [f"only {row['scored']} scored"]
         if "process_accuracy" in row:
             note.append(f"process {_pct(row['process_accuracy'])} / {_pct(strict[category]['process_accuracy'])}")
-        lines.append(f"| {category} | {row['correct']} ({_pct(row['accuracy'])}) | {strict[category]['correct']} "
-                     f"({_pct(strict[category]['accuracy'])}) | {row['total']} {unit} | {'; '.join(note)} |")
+        lines.append(
+            f"| {category} | {row['correct']} ({_pct(row['accuracy'])}) | {strict[category]['correct']} "
+            f"({_pct(strict[category]['accuracy'])}) | {row['total']} {unit} | {'; '.join(note)} |"
+        )
     gaps = summary["modes"]["acebench"]["missing_categories"]
     if gaps:
         lines += ["", "† computed without: " + "; ".join(f"{dict(COLUMNS).get(k, k)}: {', '.join(v)}" for k, v in gaps.items())]

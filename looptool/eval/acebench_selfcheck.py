@@ -37,12 +37,23 @@ class AceOracleBench:
         self.batches: list[OracleBatch] = []
 
     async def run(
-        self, out_dir: Path, items: list[AceItem], settings: AceBenchEvalSettings, *, wrong: bool = False,
+        self,
+        out_dir: Path,
+        items: list[AceItem],
+        settings: AceBenchEvalSettings,
+        *,
+        wrong: bool = False,
         faults: FaultPlan | None = None,
     ) -> AceBenchReport:
         """Evaluate `items` against oracle tables (batch by batch) into `out_dir`; the report over all of them."""
-        agent = AgentSettings(fmt=settings.format, max_tokens=settings.max_tokens, temperature=settings.temperature,
-                              cache_salt=settings.cache_salt, user_role=settings.user_role, max_messages=settings.max_dialog_messages)
+        agent = AgentSettings(
+            fmt=settings.format,
+            max_tokens=settings.max_tokens,
+            temperature=settings.temperature,
+            cache_salt=settings.cache_salt,
+            user_role=settings.user_role,
+            max_messages=settings.max_dialog_messages,
+        )
         batches = await build_tables(items, settings.format, Path(out_dir) / "oracle", wrong=wrong, settings=agent)
         self.batches.extend(batches)
         report = None
@@ -62,7 +73,8 @@ class AceOracleBench:
 def oracle_client(base_url: str, concurrency: int = 48, **client: Any) -> LLMClient:
     return LLMClient.from_endpoint_configs(
         {"sim": EndpointConfig(base_url=base_url, model="acebench-oracle", max_concurrency=concurrency)},
-        {"policy": ["sim"], "user": ["sim"]}, config=ClientConfig(cache=False, **client),
+        {"policy": ["sim"], "user": ["sim"]},
+        config=ClientConfig(cache=False, **client),
     )
 
 
@@ -73,17 +85,26 @@ class AceSelfCheck:
 
 
 async def acebench_selfcheck(
-    out_dir: Path, *, fmt: str = "acebench", language: str = "en", categories: list[str] | None = None,
-    limit: int | None = None, concurrency: int = 48,
+    out_dir: Path,
+    *,
+    fmt: str = "acebench",
+    language: str = "en",
+    categories: list[str] | None = None,
+    limit: int | None = None,
+    concurrency: int = 48,
 ) -> AceSelfCheck:
     """Run the oracle over the selection (resumable in `out_dir`); the report and every failure."""
-    settings = AceBenchEvalSettings(format=fmt, language=language, categories=list(categories or CATEGORIES), limit=limit,
-                                    concurrency=concurrency)
+    settings = AceBenchEvalSettings(
+        format=fmt, language=language, categories=list(categories or CATEGORIES), limit=limit, concurrency=concurrency
+    )
     items = load_items(settings.categories, language, limit=limit)
     async with SimServer(SimSettings()) as server:
         async with oracle_client(server.base_url, concurrency) as client:
             report = await AceOracleBench(server, client).run(Path(out_dir), items, settings)
     wanted = {i.id for i in items}
-    failures = {r["id"]: r["acebench"] for r in iter_jsonl(Path(out_dir) / "eval" / "results.jsonl")
-                if r.get("id") in wanted and not r["acebench"]["valid"]}
+    failures = {
+        r["id"]: r["acebench"]
+        for r in iter_jsonl(Path(out_dir) / "eval" / "results.jsonl")
+        if r.get("id") in wanted and not r["acebench"]["valid"]
+    }
     return AceSelfCheck(report=report, failures=failures)

@@ -48,8 +48,9 @@ class AceBenchStage(Stage):
     show_summary = False
     skip_message = None
 
-    def __init__(self, client: LLMClient, iteration: int, settings: AceBenchEvalSettings | None, role: str,
-                 user_client: LLMClient | None) -> None:
+    def __init__(
+        self, client: LLMClient, iteration: int, settings: AceBenchEvalSettings | None, role: str, user_client: LLMClient | None
+    ) -> None:
         self.client = client
         self.user_client = user_client
         self.key = iteration_key(iteration, STAGE)
@@ -63,13 +64,19 @@ class AceBenchStage(Stage):
         self.title = f"ACEBench ({settings.language}) after iteration {iteration}"
 
     async def run(self, ctx: StageContext) -> StageOutcome:
-        report = await evaluate_acebench(self.client, self.role, ctx.store.stage_dir(self.key), self.settings,
-                                         user_client=self.user_client, title=self.title)
+        report = await evaluate_acebench(
+            self.client, self.role, ctx.store.stage_dir(self.key), self.settings, user_client=self.user_client, title=self.title
+        )
         summary = report.summary
         rows = summary["modes"]["acebench"]["categories"].values()
-        info = {"headline": report.headline, "items": summary["run"]["items"],
-                "unscored": sum(row["total"] - row["scored"] for row in rows), "format": summary["run"]["format"],
-                "language": summary["run"]["language"], "outputs": ["scores.json", "scores.md", "results.jsonl"]}
+        info = {
+            "headline": report.headline,
+            "items": summary["run"]["items"],
+            "unscored": sum(row["total"] - row["scored"] for row in rows),
+            "format": summary["run"]["format"],
+            "language": summary["run"]["language"],
+            "outputs": ["scores.json", "scores.md", "results.jsonl"],
+        }
         return StageOutcome(info=info, value=report.headline)
 
     def skipped(self, info: dict[str, Any], ctx: StageContext) -> dict[str, float | None]:

@@ -78,7 +78,8 @@ def _check_resume(out_dir: Path, settings: BfclEvalSettings) -> None:
         for key in _RESULT_SETTINGS:
             if previous.get(key) != current.get(key):
                 raise ConfigError(
-                    str(path), key,
+                    str(path),
+                    key,
                     f"this output folder holds results made with {key}={previous.get(key)!r}, not {current.get(key)!r}; "
                     "use another output folder",
                 )
@@ -97,8 +98,13 @@ class _ItemRunner:
     async def _ask(self, tools: WireTools, messages: list[dict[str, Any]]) -> tuple[Decoded, dict[str, Any]]:
         s = self.settings
         request = build_request(
-            tools, messages, s.format, current_time=s.current_time, max_tokens=s.max_tokens,
-            temperature=s.temperature, cache_salt=s.cache_salt,
+            tools,
+            messages,
+            s.format,
+            current_time=s.current_time,
+            max_tokens=s.max_tokens,
+            temperature=s.temperature,
+            cache_salt=s.cache_salt,
         )
         result = await self.client.chat(self.role, request)
         usage = {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens, "cached": result.cached}
@@ -113,8 +119,12 @@ class _ItemRunner:
             # The server refuses this request for good (e.g. the prompt exceeds the model's
             # context): a wrong answer, as BFCL scores inference errors. Transient failures are
             # not caught here; run_units records them and a rerun retries the item.
-            return {"category": item["category"], "valid": False, "error_type": "inference_error:request_rejected",
-                    "error": str(exc)[:2000]}
+            return {
+                "category": item["category"],
+                "valid": False,
+                "error_type": "inference_error:request_rejected",
+                "error": str(exc)[:2000],
+            }
 
     async def _single_turn(self, item: dict[str, Any]) -> dict[str, Any]:
         category = item["category"]
@@ -125,14 +135,25 @@ class _ItemRunner:
         if kind == "ast":
             verdict = await self.worker.call("score_ast", item=item["id"], calls=decoded.calls)
         elif kind == "relevance":
-            verdict = {"valid": True} if decoded.has_calls else {
-                "valid": False, "error_type": "relevance_error:decoder_failed", "error": "no function call decoded"}
+            verdict = (
+                {"valid": True}
+                if decoded.has_calls
+                else {"valid": False, "error_type": "relevance_error:decoder_failed", "error": "no function call decoded"}
+            )
         else:
-            verdict = {"valid": True} if not decoded.has_calls else {
-                "valid": False, "error_type": "irrelevance_error:decoder_success", "error": "made a function call"}
+            verdict = (
+                {"valid": True}
+                if not decoded.has_calls
+                else {"valid": False, "error_type": "irrelevance_error:decoder_success", "error": "made a function call"}
+            )
         return {
-            "category": category, **verdict, "calls": decoded.calls, "text": decoded.text,
-            "decode_errors": decoded.errors, "output": decoded.raw, "usage": usage,
+            "category": category,
+            **verdict,
+            "calls": decoded.calls,
+            "text": decoded.text,
+            "decode_errors": decoded.errors,
+            "output": decoded.raw,
+            "usage": usage,
         }
 
     async def _multi_turn(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -176,8 +197,11 @@ class _ItemRunner:
                         break
                 if forced_quit:
                     turns.append({"steps": steps})
-                    verdict = {"valid": False, "error_type": "multi_turn:force_terminated",
-                               "error": f"more than {self.settings.max_steps} steps with calls in turn {turn_index}"}
+                    verdict = {
+                        "valid": False,
+                        "error_type": "multi_turn:force_terminated",
+                        "error": f"more than {self.settings.max_steps} steps with calls in turn {turn_index}",
+                    }
                     break
                 turn_verdict = await self.worker.call("mt_end_turn", item=item_id, turn=turn_index)
                 turns.append({"steps": steps, "verdict": turn_verdict})
@@ -187,8 +211,14 @@ class _ItemRunner:
                     break
         finally:
             await self.worker.call("mt_close", item=item_id)
-        return {"category": item["category"], **verdict, "turns_played": len(turns), "turns_total": len(item["question"]),
-                "requests": requests, "turns": turns}
+        return {
+            "category": item["category"],
+            **verdict,
+            "turns_played": len(turns),
+            "turns_total": len(item["question"]),
+            "requests": requests,
+            "turns": turns,
+        }
 
 
 def _scores(out_dir: Path, items: list[dict[str, Any]]) -> dict[str, CategoryScore]:
@@ -240,8 +270,12 @@ async def evaluate_bfcl(
         runner = _ItemRunner(client, role, worker, settings)
         with JsonlWriter(out_dir / "results.jsonl") as out, JsonlWriter(out_dir / "errors.jsonl", key=None) as errors:
             units = await run_units(
-                [(item["id"], item) for item in items], runner, out=out, errors=errors,
-                concurrency=settings.concurrency, label=f"BFCL ({settings.format} format)",
+                [(item["id"], item) for item in items],
+                runner,
+                out=out,
+                errors=errors,
+                concurrency=settings.concurrency,
+                label=f"BFCL ({settings.format} format)",
             )
         if worker.dead:
             raise BfclWorkerDied(f"the BFCL worker died during the evaluation:\n{worker.stderr_tail()}")
@@ -260,7 +294,9 @@ async def evaluate_bfcl(
         "client": window.report(),
     }
     atomic_write_json(out_dir / "scores.json", summary)
-    atomic_write_text(out_dir / "scores.md", render_markdown(summary, title or f"BFCL: {client.model_identity(role)} ({settings.format} format)"))
+    atomic_write_text(
+        out_dir / "scores.md", render_markdown(summary, title or f"BFCL: {client.model_identity(role)} ({settings.format} format)")
+    )
     return BfclReport(out_dir=out_dir, summary=summary, units=units.as_dict())
 
 

@@ -101,6 +101,7 @@ class _CallTimeout(Exception):
 @contextmanager
 def _time_limit(seconds: int) -> Iterator[None]:
     """SIGALRM-based limit; the worker runs calls on its main thread, where alarms are delivered."""
+
     def expire(signum: int, frame: Any) -> None:
         raise _CallTimeout(f"call exceeded {seconds} s")
 
@@ -217,8 +218,11 @@ class Dialog:
         if not self.ground_truth[turn]:
             return {"valid": True, "checked": False}
         if not made:
-            return {"valid": False, "error_type": "multi_turn:empty_turn_model_response",
-                    "error": f"no function call in turn {turn}, which has a ground truth"}
+            return {
+                "valid": False,
+                "error_type": "multi_turn:empty_turn_model_response",
+                "error": f"no function call in turn {turn}, which has a ground truth",
+            }
         for class_name in self.truth.instances:
             truth_state = self.truth.public_state(class_name)
             model_state = self.model.public_state(class_name)
@@ -228,14 +232,20 @@ class Dialog:
                 if model_state.get(key) != value
             }
             if differences:
-                return {"valid": False, "error_type": "multi_turn:instance_state_mismatch",
-                        "error": f"{class_name} state differs from the ground truth after turn {turn}",
-                        "differences": differences}
+                return {
+                    "valid": False,
+                    "error_type": "multi_turn:instance_state_mismatch",
+                    "error": f"{class_name} state differs from the ground truth after turn {turn}",
+                    "differences": differences,
+                }
         missing = missing_results(expected, self.model_results)
         if missing:
-            return {"valid": False, "error_type": "multi_turn:execution_response_mismatch",
-                    "error": f"ground-truth results of turn {turn} missing from the model's results",
-                    "missing": [_short(m) for m in missing]}
+            return {
+                "valid": False,
+                "error_type": "multi_turn:execution_response_mismatch",
+                "error": f"ground-truth results of turn {turn} missing from the model's results",
+                "missing": [_short(m) for m in missing],
+            }
         return {"valid": True, "checked": True}
 
     def keyword_ground_truth(self) -> list[list[dict[str, Any]]]:

@@ -81,7 +81,10 @@ class BfclWorker:
         with open(self._stderr_path, "ab") as stderr:
             self._process = await anyio.open_process(
                 [str(python), "-m", "looptool.eval.bfcl_worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
             )
         assert self._process.stdout is not None
         self._reader = BufferedByteReceiveStream(self._process.stdout)

@@ -100,8 +100,12 @@ def build_request(
         return ChatRequest(messages=chat, temperature=temperature, max_tokens=max_tokens, cache_salt=cache_salt)
     chat, tools_param = render_openai_messages(tools.specs, wire_messages)
     return ChatRequest(
-        messages=chat, tools=tools_param or None, tool_choice="auto" if tools_param else None,
-        temperature=temperature, max_tokens=max_tokens, cache_salt=cache_salt,
+        messages=chat,
+        tools=tools_param or None,
+        tool_choice="auto" if tools_param else None,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        cache_salt=cache_salt,
     )
 
 

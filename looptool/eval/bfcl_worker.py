@@ -39,8 +39,14 @@ def _register_checker_model() -> None:
     from bfcl_eval.constants.model_config import MODEL_CONFIG_MAPPING, ModelConfig
 
     MODEL_CONFIG_MAPPING[CHECKER_MODEL_NAME] = ModelConfig(
-        model_name=CHECKER_MODEL_NAME, display_name="looptool evaluation", url="", org="", license="",
-        model_handler=None, is_fc_model=False, underscore_to_dot=False,
+        model_name=CHECKER_MODEL_NAME,
+        display_name="looptool evaluation",
+        url="",
+        org="",
+        license="",
+        model_handler=None,
+        is_fc_model=False,
+        underscore_to_dot=False,
     )
 
 

@@ -16,15 +16,21 @@ Kind = Literal["ast", "relevance", "irrelevance", "multi_turn"]
 NON_LIVE_AST: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple")
 LIVE_AST: tuple[str, ...] = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")
 MULTI_TURN: tuple[str, ...] = (
-    "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context",
+    "multi_turn_base",
+    "multi_turn_miss_func",
+    "multi_turn_miss_param",
+    "multi_turn_long_context",
 )
 IRRELEVANCE: tuple[str, ...] = ("irrelevance", "live_irrelevance")
 RELEVANCE: tuple[str, ...] = ("live_relevance",)
 
 # Table order: non-live, live, multi-turn (the order of BFCL's score files).
 CATEGORIES: tuple[str, ...] = (
-    *NON_LIVE_AST, "irrelevance",
-    *LIVE_AST, "live_irrelevance", "live_relevance",
+    *NON_LIVE_AST,
+    "irrelevance",
+    *LIVE_AST,
+    "live_irrelevance",
+    "live_relevance",
     *MULTI_TURN,
 )
 

@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Wire `eval` and its `bfcl` subcommand into `parser` (the `looptool eval` parser)."""
     benchmarks = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
     bfcl = benchmarks.add_parser(
-        "bfcl", help="Berkeley Function Calling Leaderboard, offline categories",
+        "bfcl",
+        help="Berkeley Function Calling Leaderboard, offline categories",
         description="Score a model behind an OpenAI-compatible endpoint on BFCL (bfcl-eval data and checkers).",
     )
     bfcl.add_argument("config", nargs="?", help="run config (TOML) naming the endpoint; omitted: the quickstart preset")
@@ -37,12 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--endpoint", help="evaluate this endpoint of the config")
     target.add_argument("--role", help="evaluate the endpoint(s) of this role (default: policy)")
     bfcl.add_argument("--out", help="output folder; rerun with the same folder to resume")
-    bfcl.add_argument("--categories", default="all",
-                      help="comma-separated categories or groups (all, single_turn, non_live, live, multi_turn, ast); default all")
+    bfcl.add_argument(
+        "--categories",
+        default="all",
+        help="comma-separated categories or groups (all, single_turn, non_live, live, multi_turn, ast); default all",
+    )
     bfcl.add_argument("--limit", type=int, help="first N items of each category (smoke test)")
     bfcl.add_argument("--ids", help="comma-separated item ids to evaluate")
-    bfcl.add_argument("--format", choices=("paper", "native"), default="paper",
-                      help="paper: the project's prompt (Fig. 7); native: the model's own tool format via OpenAI `tools`")
+    bfcl.add_argument(
+        "--format",
+        choices=("paper", "native"),
+        default="paper",
+        help="paper: the project's prompt (Fig. 7); native: the model's own tool format via OpenAI `tools`",
+    )
     bfcl.add_argument("--concurrency", type=int, default=32, help="items in flight (the endpoint's own limit still applies)")
     bfcl.add_argument("--max-tokens", type=int, help="answer token limit per request (default: the server's)")
     bfcl.add_argument("--temperature", type=float, default=0.0)
@@ -51,9 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     bfcl.add_argument("--json", action="store_true", help="end with the headline numbers as one JSON object instead of the table")
 
     check = benchmarks.add_parser(
-        "bfcl-selfcheck", help="check the BFCL evaluator: the simulator answers with BFCL's ground truth",
+        "bfcl-selfcheck",
+        help="check the BFCL evaluator: the simulator answers with BFCL's ground truth",
         description="Evaluate the built-in simulator answering with BFCL's own ground truth; every item must pass "
-                    "except the known data bugs (looptool.eval.selfcheck). Exit code 1 on any other failure.",
+        "except the known data bugs (looptool.eval.selfcheck). Exit code 1 on any other failure.",
     )
     check.add_argument("--out", default="bfcl-selfcheck", help="output folder (default ./bfcl-selfcheck); resumable")
     check.add_argument("--format", choices=("paper", "native"), default="paper")
@@ -131,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
 
         return run_acebench(args)
     if args.benchmark != "bfcl":
-        raise ConfigError("looptool eval", args.benchmark, "unknown benchmark; available: bfcl, bfcl-selfcheck, acebench, acebench-selfcheck")
+        raise ConfigError(
+            "looptool eval", args.benchmark, "unknown benchmark; available: bfcl, bfcl-selfcheck, acebench, acebench-selfcheck"
+        )
     from looptool.cli import load
     from looptool.eval.bfcl import evaluate_bfcl
     from looptool.session import EngineSession

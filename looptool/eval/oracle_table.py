@@ -102,8 +102,15 @@ def _rows(item: dict[str, Any], truth: Any) -> list[OracleRow]:
                 messages = [{"role": "user", "content": ADDED_FUNCTIONS_MESSAGE}]
             users += _users(messages)
             calls = truth[turn]
-            rows.append(OracleRow(id=f"{item_id}#{turn}", user=list(users), tools=list(tools),
-                                  calls=calls or None, text=None if calls else IRRELEVANT_TEXT))
+            rows.append(
+                OracleRow(
+                    id=f"{item_id}#{turn}",
+                    user=list(users),
+                    tools=list(tools),
+                    calls=calls or None,
+                    text=None if calls else IRRELEVANT_TEXT,
+                )
+            )
         return rows
     users = _users(item["question"][0])
     if kind == "irrelevance":

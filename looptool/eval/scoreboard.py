@@ -93,18 +93,25 @@ def summarize(scores: dict[str, CategoryScore]) -> dict[str, Any]:
         overall = (non_live + live + multi_turn) / 3
     partial = {
         "overall": sorted(set(m2) | set(m3) | set(m4)),
-        "non_live_ast": m1, "live": m3, "multi_turn": m4, "relevance": m5, "irrelevance": m6,
+        "non_live_ast": m1,
+        "live": m3,
+        "multi_turn": m4,
+        "relevance": m5,
+        "irrelevance": m6,
     }
     return {
         "headline": {
-            "overall": overall, "non_live_ast": non_live_ast, "live": live,
-            "multi_turn": multi_turn, "relevance": relevance, "irrelevance": irrelevance,
+            "overall": overall,
+            "non_live_ast": non_live_ast,
+            "live": live,
+            "multi_turn": multi_turn,
+            "relevance": relevance,
+            "irrelevance": irrelevance,
         },
         "groups": {"non_live": non_live, "live_ast": _weighted(scores, LIVE_AST)[0]},
         "missing_categories": {k: v for k, v in partial.items() if v},
         "categories": {
-            c: {**asdict(scores[c]), "accuracy": scores[c].accuracy, "complete": scores[c].complete}
-            for c in CATEGORIES if c in scores
+            c: {**asdict(scores[c]), "accuracy": scores[c].accuracy, "complete": scores[c].complete} for c in CATEGORIES if c in scores
         },
         "incomplete_categories": [c for c in CATEGORIES if c in scores and not scores[c].complete],
     }

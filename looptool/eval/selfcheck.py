@@ -61,8 +61,15 @@ class OracleBench:
         self.builds: list[OracleBuild] = []
 
     async def run(
-        self, out_dir: Path, fmt: str, batches: list[list[str]], *, limit: int | None = None,
-        ids: list[str] | None = None, wrong_call_rate: float = 0.0, faults: FaultPlan | None = None,
+        self,
+        out_dir: Path,
+        fmt: str,
+        batches: list[list[str]],
+        *,
+        limit: int | None = None,
+        ids: list[str] | None = None,
+        wrong_call_rate: float = 0.0,
+        faults: FaultPlan | None = None,
         concurrency: int = 48,
     ) -> BfclReport | None:
         """Evaluate each batch against its own oracle table into `out_dir/eval`; the last report."""
@@ -72,7 +79,8 @@ class OracleBench:
             table = Path(out_dir) / f"oracle-{batch[0]}.jsonl"
             self.builds.append(await write_oracle_table(self.worker, selection["items"], table))
             self.server.state.settings = SimSettings(
-                oracle_path=str(table), default_profile=ModelProfile(wrong_call_rate=wrong_call_rate),
+                oracle_path=str(table),
+                default_profile=ModelProfile(wrong_call_rate=wrong_call_rate),
                 faults=faults or FaultPlan(),
             )
             settings = BfclEvalSettings(format=fmt, categories=batch, limit=limit, ids=ids, concurrency=concurrency)
@@ -96,8 +104,13 @@ class SelfCheck:
 
 
 async def oracle_selfcheck(
-    out_dir: Path, *, fmt: str = "paper", categories: list[str] | None = None, limit: int | None = None,
-    python: Path | None = None, concurrency: int = 48,
+    out_dir: Path,
+    *,
+    fmt: str = "paper",
+    categories: list[str] | None = None,
+    limit: int | None = None,
+    python: Path | None = None,
+    concurrency: int = 48,
 ) -> SelfCheck:
     """Run the oracle over the selection (resumable in `out_dir`) and compare with the known bugs."""
     out_dir = Path(out_dir)
@@ -105,20 +118,23 @@ async def oracle_selfcheck(
     async with SimServer(SimSettings()) as server:
         client = LLMClient.from_endpoint_configs(
             {"sim": EndpointConfig(base_url=server.base_url, model="bfcl-oracle", max_concurrency=concurrency)},
-            {"policy": ["sim"]}, config=ClientConfig(cache=False),
+            {"policy": ["sim"]},
+            config=ClientConfig(cache=False),
         )
         async with client, BfclWorker(out_dir / "worker", python=python) as worker:
             bench = OracleBench(server, client, worker)
             await bench.run(out_dir, fmt, oracle_batches(categories), limit=limit, concurrency=concurrency)
             selected = (await worker.call("items", categories=categories, limit=limit))["items"]
             report = await evaluate_bfcl(
-                client, "policy", out_dir / "eval",
+                client,
+                "policy",
+                out_dir / "eval",
                 BfclEvalSettings(format=fmt, ids=[i["id"] for i in selected], concurrency=concurrency),
-                worker=worker, title=f"BFCL oracle self-check ({fmt} format)",
+                worker=worker,
+                title=f"BFCL oracle self-check ({fmt} format)",
             )
     wanted = {i["id"] for i in selected}
     failures: dict[str, Any] = {
-        r["id"]: r.get("error_type") for r in iter_jsonl(out_dir / "eval" / "results.jsonl")
-        if r.get("id") in wanted and not r.get("valid")
+        r["id"]: r.get("error_type") for r in iter_jsonl(out_dir / "eval" / "results.jsonl") if r.get("id") in wanted and not r.get("valid")
     }
     return SelfCheck(report=report, failures=failures, unexpected=sorted(set(failures) - KNOWN_FAILURES))

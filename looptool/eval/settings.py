@@ -34,5 +34,3 @@ class BfclEvalSettings(BaseModel):
     @classmethod
     def _known(cls, value: list[str]) -> list[str]:
         return resolve_categories(value)
-
-

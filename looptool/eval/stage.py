@@ -59,8 +59,13 @@ class BfclStage(Stage):
         report = await evaluate_bfcl(self.client, self.role, ctx.store.stage_dir(self.key), self.settings, title=self.title)
         summary = report.summary
         unscored = sum(row["total"] - row["scored"] for row in summary["categories"].values())
-        info = {"headline": report.headline, "items": summary["run"]["items"], "unscored": unscored,
-                "format": summary["run"]["format"], "outputs": ["scores.json", "scores.md", "results.jsonl"]}
+        info = {
+            "headline": report.headline,
+            "items": summary["run"]["items"],
+            "unscored": unscored,
+            "format": summary["run"]["format"],
+            "outputs": ["scores.json", "scores.md", "results.jsonl"],
+        }
         return StageOutcome(info=info, value=report.headline)
 
     def skipped(self, info: dict[str, Any], ctx: StageContext) -> dict[str, float | None]:

@@ -45,7 +45,7 @@ def static_slices(seed_set: list[StepSample], size: int, iterations: int, seed: 
         round_ = sorted(seed_set, key=lambda s: s.id)
         rng.shuffle(round_)
         order += round_
-    return [order[j * size:(j + 1) * size] for j in range(iterations)]
+    return [order[j * size : (j + 1) * size] for j in range(iterations)]
 
 
 def label_noise_share(samples: list[StepSample], truth: dict[str, list[dict[str, Any]]]) -> float:
@@ -65,8 +65,14 @@ def probe(model: Any, tokenizer: Any, samples: list[StepSample], settings: Exper
     out = {}
     for sample, (text, logprobs) in zip(samples, answers):
         parsed = parse_tool_calls(text)
-        out[sample.id] = {"id": sample.id, "prediction": text, "pred_calls": [c.to_dict() for c in parsed.calls], "format_ok": parsed.ok,
-                          "matched": toolmatch(text, sample.label_calls, sample.tools, mode="reward").matched, "ppl": perplexity(logprobs)}
+        out[sample.id] = {
+            "id": sample.id,
+            "prediction": text,
+            "pred_calls": [c.to_dict() for c in parsed.calls],
+            "format_ok": parsed.ok,
+            "matched": toolmatch(text, sample.label_calls, sample.tools, mode="reward").matched,
+            "ppl": perplexity(logprobs),
+        }
     return out
 
 
@@ -76,8 +82,17 @@ def run_arm(arm: str, seed: int, world: World, settings: ExperimentSettings, loa
     size = settings.dataset_size
     iterations = settings.grpo.iterations
     truth = dict(world.truth)
-    record: dict[str, Any] = {"arm": arm, "seed": seed, "accuracy": [], "rewards": [], "label_noise": [], "jglv": [], "edde": [],
-                              "composition": [], "steps": arm_schedule(arm, settings)}
+    record: dict[str, Any] = {
+        "arm": arm,
+        "seed": seed,
+        "accuracy": [],
+        "rewards": [],
+        "label_noise": [],
+        "jglv": [],
+        "edde": [],
+        "composition": [],
+        "steps": arm_schedule(arm, settings),
+    }
     if arm == "static":
         datasets = static_slices(world.seed_set, size, iterations, seed)
         for j in range(iterations):
@@ -111,8 +126,9 @@ def run_arm(arm: str, seed: int, world: World, settings: ExperimentSettings, loa
             if ablations.without_jglv:
                 verdicts[sample.id] = {"verdict": "PRED_WRONG"}
             else:
-                verdicts[sample.id] = roles.judge(sample, probes[sample.id]["pred_calls"], truth[base_id(sample.id)],
-                                                  settings.roles.judge_accuracy, judge_rng)
+                verdicts[sample.id] = roles.judge(
+                    sample, probes[sample.id]["pred_calls"], truth[base_id(sample.id)], settings.roles.judge_accuracy, judge_rng
+                )
         record["jglv"].append(None if ablations.without_jglv else jglv_scores(list(verdicts.values())))
         expansions: list[StepSample] = []
         edde = {"requested": 0, "valid": 0, "skipped_no_call": 0}
@@ -125,16 +141,29 @@ def run_arm(arm: str, seed: int, world: World, settings: ExperimentSettings, loa
                     edde["skipped_no_call"] += 1
                     continue
                 # the generator writes from the corrected label (what the judge said is right)
-                for variant, calls, valid in roles.expand(es, es.label_calls, settings.roles.expand_k, settings.roles.generator_validity,
-                                                          j, pools, gen_rng):
+                for variant, calls, valid in roles.expand(
+                    es, es.label_calls, settings.roles.expand_k, settings.roles.generator_validity, j, pools, gen_rng
+                ):
                     truth[variant.id] = calls
                     expansions.append(variant)
                     edde["requested"] += 1
                     edde["valid"] += int(valid)
         record["edde"].append(edde)
-        current, composition = compose(current=current, probes=probes, verdicts=verdicts, expansions=expansions, hppl_ids=hppl,
-                                       hppl_cutoff=cutoff, unused_seed=unused, next_iteration=j + 1, target_size=size,
-                                       settings=compose_settings, ablations=ablations, rng_seed=seed, expand_k=settings.roles.expand_k)
+        current, composition = compose(
+            current=current,
+            probes=probes,
+            verdicts=verdicts,
+            expansions=expansions,
+            hppl_ids=hppl,
+            hppl_cutoff=cutoff,
+            unused_seed=unused,
+            next_iteration=j + 1,
+            target_size=size,
+            settings=compose_settings,
+            ablations=ablations,
+            rng_seed=seed,
+            expand_k=settings.roles.expand_k,
+        )
         taken = {s.id for s in current}
         unused = [s for s in unused if s.id not in taken]
         record["composition"].append(composition)

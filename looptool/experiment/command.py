@@ -47,9 +47,14 @@ def prepare(settings: ExperimentSettings, out: Path) -> Path:
             raise ExperimentError(f"{job_path}: made with other settings; use another --out (nothing was changed)")
     world = build_world(settings.world)
     (out / "world.json").write_text(world.model_dump_json())
-    job = {"settings": settings.model_dump(), "world": str(out / "world.json"), "out_dir": str(out),
-           "warm_dir": str(looptool_home() / "experiment" / f"warm-{settings.warm_start_key()}"),
-           "base_model": str(ensure_model(settings.policy.base_model)), "threads": settings.policy.threads}
+    job = {
+        "settings": settings.model_dump(),
+        "world": str(out / "world.json"),
+        "out_dir": str(out),
+        "warm_dir": str(looptool_home() / "experiment" / f"warm-{settings.warm_start_key()}"),
+        "base_model": str(ensure_model(settings.policy.base_model)),
+        "threads": settings.policy.threads,
+    }
     job_path.write_text(json.dumps(job, indent=2))
     return job_path
 
@@ -59,12 +64,24 @@ def run_worker(job_path: Path, log_path: Path) -> None:
     from looptool.train.tokencount import looptool_pythonpath
 
     python = require_runtime_python("trl")
-    env = {**os.environ, "PYTHONPATH": looptool_pythonpath(os.environ.get("PYTHONPATH")), "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore::FutureWarning", "TQDM_DISABLE": "1",
-           "HF_DATASETS_DISABLE_PROGRESS_BARS": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": looptool_pythonpath(os.environ.get("PYTHONPATH")),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONWARNINGS": "ignore::FutureWarning",
+        "TQDM_DISABLE": "1",
+        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    }
     with log_path.open("a") as log:
-        proc = subprocess.Popen([str(python), "-m", "looptool.experiment.worker", str(job_path)], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [str(python), "-m", "looptool.experiment.worker", str(job_path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)

@@ -90,7 +90,9 @@ def sft(model: Any, tokenizer: Any, samples: list[StepSample], settings: PolicyS
             log(f"warm-start SFT step {step}/{settings.sft_steps}: loss {loss.item():.4f} ({time.perf_counter() - started:.0f} s)")
 
 
-def greedy_answers(model: Any, tokenizer: Any, samples: list[StepSample], max_new_tokens: int, batch: int = 25) -> list[tuple[str, list[float]]]:
+def greedy_answers(
+    model: Any, tokenizer: Any, samples: list[StepSample], max_new_tokens: int, batch: int = 25
+) -> list[tuple[str, list[float]]]:
     """Temperature-0 answers and the log-probability of each generated token (for perplexity)."""
     import torch
 
@@ -98,14 +100,21 @@ def greedy_answers(model: Any, tokenizer: Any, samples: list[StepSample], max_ne
     out: list[tuple[str, list[float]]] = []
     with torch.no_grad():
         for start in range(0, len(samples), batch):
-            chunk = samples[start:start + batch]
+            chunk = samples[start : start + batch]
             ids = [prompt_ids(tokenizer, s) for s in chunk]
             width = max(map(len, ids))
             inputs = torch.tensor([[tokenizer.pad_token_id] * (width - len(x)) + x for x in ids])
             mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids])
-            generated = model.generate(input_ids=inputs, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                       pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                                       return_dict_in_generate=True, output_scores=True)
+            generated = model.generate(
+                input_ids=inputs,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                return_dict_in_generate=True,
+                output_scores=True,
+            )
             tokens = generated.sequences[:, width:]
             logprobs = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in generated.scores], dim=1)
             chosen = logprobs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
@@ -126,15 +135,37 @@ def grpo_job(settings: GrpoSettings, seed: int, output_dir: str) -> dict[str, An
     prompts, n = settings.prompts_per_step, settings.rollouts_per_prompt
     return {
         "output_dir": output_dir,
-        "grpo": {"rollouts_per_prompt": n, "train_batch_size": prompts, "mini_batch_size": prompts, "learning_rate": settings.learning_rate,
-                 "temperature": 1.0, "top_p": 1.0, "max_response_length": settings.max_completion_tokens, "kl_loss_coef": 0.0,
-                 "clip_ratio_low": 0.2, "clip_ratio_high": 0.28, "entropy_coeff": 0.0, "epochs": 1, "seed": seed,
-                 "save_freq": 10**6, "keep_checkpoints": 1, "max_steps": settings.steps_per_iteration},
-        "trl": {"per_device_batch_size": prompts * n, "logging_steps": 1, "device": "cpu", "dtype": "float32", "gradient_checkpointing": False},
+        "grpo": {
+            "rollouts_per_prompt": n,
+            "train_batch_size": prompts,
+            "mini_batch_size": prompts,
+            "learning_rate": settings.learning_rate,
+            "temperature": 1.0,
+            "top_p": 1.0,
+            "max_response_length": settings.max_completion_tokens,
+            "kl_loss_coef": 0.0,
+            "clip_ratio_low": 0.2,
+            "clip_ratio_high": 0.28,
+            "entropy_coeff": 0.0,
+            "epochs": 1,
+            "seed": seed,
+            "save_freq": 10**6,
+            "keep_checkpoints": 1,
+            "max_steps": settings.steps_per_iteration,
+        },
+        "trl": {
+            "per_device_batch_size": prompts * n,
+            "logging_steps": 1,
+            "device": "cpu",
+            "dtype": "float32",
+            "gradient_checkpointing": False,
+        },
     }
 
 
-def grpo(model: Any, tokenizer: Any, samples: list[StepSample], settings: GrpoSettings, seed: int, output_dir: str) -> list[dict[str, float]]:
+def grpo(
+    model: Any, tokenizer: Any, samples: list[StepSample], settings: GrpoSettings, seed: int, output_dir: str
+) -> list[dict[str, float]]:
     """GRPO steps on `samples` (fresh optimizer, as each loop iteration); returns each step's metrics."""
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -144,20 +175,38 @@ def grpo(model: Any, tokenizer: Any, samples: list[StepSample], settings: GrpoSe
     from looptool.train.trl_common import quiet
     from looptool.train.trl_worker import grpo_config_kwargs
 
-    rows = [{"prompt": prompt_messages(s), "reward_model": {"ground_truth": json.dumps(s.label_calls)},
-             "extra_info": {"tools": json.dumps(s.tools)}} for s in samples]
+    rows = [
+        {
+            "prompt": prompt_messages(s),
+            "reward_model": {"ground_truth": json.dumps(s.label_calls)},
+            "extra_info": {"tools": json.dumps(s.tools)},
+        }
+        for s in samples
+    ]
     steps: list[dict[str, float]] = []
 
     class Curve(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and "reward" in logs:
-                steps.append({k: float(v) for k, v in logs.items() if isinstance(v, (int, float))
-                              and k in ("reward", "reward_std", "frac_reward_zero_std", "grad_norm", "loss", "completions/mean_length")})
+                steps.append(
+                    {
+                        k: float(v)
+                        for k, v in logs.items()
+                        if isinstance(v, (int, float))
+                        and k in ("reward", "reward_std", "frac_reward_zero_std", "grad_norm", "loss", "completions/mean_length")
+                    }
+                )
 
     kwargs = grpo_config_kwargs(grpo_job(settings, seed, output_dir))
     kwargs["save_strategy"] = "no"
-    trainer = GRPOTrainer(model=model, reward_funcs=[trl_reward], args=GRPOConfig(**kwargs), train_dataset=Dataset.from_list(rows),
-                          processing_class=tokenizer, callbacks=[Curve()])
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[trl_reward],
+        args=GRPOConfig(**kwargs),
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=[Curve()],
+    )
     quiet(trainer)
     trainer.train()
     return steps

@@ -29,18 +29,26 @@ def true_verdict(label_right: bool, prediction_right: bool) -> str:
     return "LABEL_WRONG" if prediction_right else "BOTH_WRONG"
 
 
-def judge(sample: StepSample, prediction_calls: list[dict[str, Any]], truth: list[dict[str, Any]], accuracy: float, rng: random.Random) -> dict[str, Any]:
+def judge(
+    sample: StepSample, prediction_calls: list[dict[str, Any]], truth: list[dict[str, Any]], accuracy: float, rng: random.Random
+) -> dict[str, Any]:
     """One verdict record as loop.compose reads it (`verdict`, `analysis`), plus what was true."""
     label_right = calls_match(sample.label_calls, truth, sample.tools)
     prediction_right = calls_match(prediction_calls, truth, sample.tools)
     truth_verdict = true_verdict(label_right, prediction_right)
     verdict = truth_verdict if rng.random() < accuracy else rng.choice([v for v in VERDICTS if v != truth_verdict])
-    return {"verdict": verdict, "true_verdict": truth_verdict, "label_right": label_right, "prediction_right": prediction_right,
-            "analysis": "simulated judge"}
+    return {
+        "verdict": verdict,
+        "true_verdict": truth_verdict,
+        "label_right": label_right,
+        "prediction_right": prediction_right,
+        "analysis": "simulated judge",
+    }
 
 
-def expand(seed: StepSample, truth: list[dict[str, Any]], k: int, validity: float, iteration: int, pools: ValuePools,
-           rng: random.Random) -> list[tuple[StepSample, list[dict[str, Any]], bool]]:
+def expand(
+    seed: StepSample, truth: list[dict[str, Any]], k: int, validity: float, iteration: int, pools: ValuePools, rng: random.Random
+) -> list[tuple[StepSample, list[dict[str, Any]], bool]]:
     """k variants of an error seed: (sample, its true calls, whether its label is right)."""
     out = []
     names = [c["name"] for c in truth]

@@ -24,11 +24,17 @@ def vllm_answers(model_dir: str, world_path: str, max_tokens: int) -> list[str]:
 
     world = World.model_validate_json(Path(world_path).read_text())
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    prompts = [tokenizer.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in s.messages],
-                                             add_generation_prompt=True, tokenize=False) for s in world.test_set]
+    prompts = [
+        tokenizer.apply_chat_template(
+            [{"role": m["role"], "content": m["content"]} for m in s.messages], add_generation_prompt=True, tokenize=False
+        )
+        for s in world.test_set
+    ]
     llm = LLM(model=model_dir, dtype="float32", enforce_eager=True, kv_cache_memory_bytes=256 * 2**20, seed=0)
-    outputs = llm.generate([{"prompt_token_ids": tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts],
-                           SamplingParams(temperature=0.0, max_tokens=max_tokens))
+    outputs = llm.generate(
+        [{"prompt_token_ids": tokenizer(p, add_special_tokens=False)["input_ids"]} for p in prompts],
+        SamplingParams(temperature=0.0, max_tokens=max_tokens),
+    )
     return [o.outputs[0].text for o in outputs]
 
 
@@ -39,8 +45,13 @@ def compare(world: World, hf: list[str], vllm: list[str]) -> dict[str, Any]:
         return [toolmatch(t, s.label_calls, s.tools, mode="reward").matched for s, t in zip(world.test_set, texts)]
 
     hf_ok, vllm_ok = score(hf), score(vllm)
-    return {"n": len(hf), "hf_accuracy": sum(hf_ok) / len(hf), "vllm_accuracy": sum(vllm_ok) / len(vllm),
-            "same_verdict": sum(a == b for a, b in zip(hf_ok, vllm_ok)), "same_text": sum(a.strip() == b.strip() for a, b in zip(hf, vllm))}
+    return {
+        "n": len(hf),
+        "hf_accuracy": sum(hf_ok) / len(hf),
+        "vllm_accuracy": sum(vllm_ok) / len(vllm),
+        "same_verdict": sum(a == b for a, b in zip(hf_ok, vllm_ok)),
+        "same_text": sum(a.strip() == b.strip() for a, b in zip(hf, vllm)),
+    }
 
 
 def hf_answers(model_dir: str, world_path: str, max_tokens: int) -> list[str]:

@@ -58,8 +58,13 @@ def warm_start(settings: ExperimentSettings, world: World, base: Path, warm_dir:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    info = {"base_heldout_accuracy": before, "heldout_accuracy": accuracy, "copy_s": copy_s, "wall_s": time.perf_counter() - started,
-            "key": settings.warm_start_key()}
+    info = {
+        "base_heldout_accuracy": before,
+        "heldout_accuracy": accuracy,
+        "copy_s": copy_s,
+        "wall_s": time.perf_counter() - started,
+        "key": settings.warm_start_key(),
+    }
     (tmp / "warm_start.json").write_text(json.dumps(info, indent=2))
     shutil.rmtree(warm_dir, ignore_errors=True)
     os.replace(tmp, warm_dir)

@@ -34,30 +34,63 @@ def _param(kind: str, description: str, enum: list[str] | None = None) -> dict[s
 # name -> (description, properties, required, pool per property)
 TOOL_TABLE: dict[str, tuple[str, dict[str, dict[str, Any]], list[str], dict[str, str]]] = {
     "get_weather": ("Get the current weather for a city.", {"city": _param("string", "City name")}, ["city"], {"city": "place"}),
-    "book_table": ("Book a table at a restaurant.", {"restaurant": _param("string", "Restaurant name"),
-                   "people": _param("integer", "Number of guests")}, ["restaurant", "people"], {"restaurant": "place", "people": "count"}),
-    "send_message": ("Send a text message to a contact.", {"recipient": _param("string", "Contact name"),
-                     "text": _param("string", "Message text")}, ["recipient", "text"], {"recipient": "person", "text": "phrase"}),
+    "book_table": (
+        "Book a table at a restaurant.",
+        {"restaurant": _param("string", "Restaurant name"), "people": _param("integer", "Number of guests")},
+        ["restaurant", "people"],
+        {"restaurant": "place", "people": "count"},
+    ),
+    "send_message": (
+        "Send a text message to a contact.",
+        {"recipient": _param("string", "Contact name"), "text": _param("string", "Message text")},
+        ["recipient", "text"],
+        {"recipient": "person", "text": "phrase"},
+    ),
     "set_alarm": ("Set an alarm.", {"time": _param("string", "Time as HH:MM")}, ["time"], {"time": "clock"}),
-    "get_stock_price": ("Get the latest price of a stock.", {"symbol": _param("string", "Ticker symbol")}, ["symbol"], {"symbol": "ticker"}),
+    "get_stock_price": (
+        "Get the latest price of a stock.",
+        {"symbol": _param("string", "Ticker symbol")},
+        ["symbol"],
+        {"symbol": "ticker"},
+    ),
     "play_music": ("Play a song by an artist.", {"artist": _param("string", "Artist name")}, ["artist"], {"artist": "person"}),
-    "search_flights": ("Search flights between two cities.", {"origin": _param("string", "Departure city"),
-                       "destination": _param("string", "Arrival city")}, ["origin", "destination"], {"origin": "place", "destination": "place"}),
-    "convert_currency": ("Convert an amount between currencies.", {"amount": _param("integer", "Amount to convert"),
-                         "to_currency": _param("string", "Target currency", ["USD", "EUR", "GBP", "JPY"])},
-                         ["amount", "to_currency"], {"amount": "count", "to_currency": "currency"}),
+    "search_flights": (
+        "Search flights between two cities.",
+        {"origin": _param("string", "Departure city"), "destination": _param("string", "Arrival city")},
+        ["origin", "destination"],
+        {"origin": "place", "destination": "place"},
+    ),
+    "convert_currency": (
+        "Convert an amount between currencies.",
+        {
+            "amount": _param("integer", "Amount to convert"),
+            "to_currency": _param("string", "Target currency", ["USD", "EUR", "GBP", "JPY"]),
+        },
+        ["amount", "to_currency"],
+        {"amount": "count", "to_currency": "currency"},
+    ),
 }
-SYLLABLES = ("ba be bi bo ka ke ki ko la le li lo ma me mi mo na ne ni no ra re ri ro sa se si so ta te ti to "
-             "va ve vi vo za ze zi zo dan mar tel ron vik sol per gan hul bor").split()
-PHRASE_WORDS = ("running late|see you soon|call me back|meeting moved|happy birthday|dinner is ready|on my way|"
-                "thanks a lot|landed safely|bring the keys|lunch tomorrow|good luck|car is fixed|check email|"
-                "traffic is bad|all done|wait for me|at the door|need help|love you").split("|")
+SYLLABLES = (
+    "ba be bi bo ka ke ki ko la le li lo ma me mi mo na ne ni no ra re ri ro sa se si so ta te ti to "
+    "va ve vi vo za ze zi zo dan mar tel ron vik sol per gan hul bor"
+).split()
+PHRASE_WORDS = (
+    "running late|see you soon|call me back|meeting moved|happy birthday|dinner is ready|on my way|"
+    "thanks a lot|landed safely|bring the keys|lunch tomorrow|good luck|car is fixed|check email|"
+    "traffic is bad|all done|wait for me|at the door|need help|love you"
+).split("|")
 
 
 def tool_spec(name: str) -> dict[str, Any]:
     description, properties, required, _ = TOOL_TABLE[name]
-    return {"type": "function", "function": {"name": name, "description": description,
-                                             "parameters": {"type": "object", "properties": properties, "required": required}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": description,
+            "parameters": {"type": "object", "properties": properties, "required": required},
+        },
+    }
 
 
 class ValuePools:
@@ -135,8 +168,15 @@ def make_sample(sample_id: str, calls: list[dict[str, Any]], rng: random.Random,
     text = render_request(tools, [calls], rng)
     if parse_request(text, tools) is None:  # render_request guarantees it; a broken phrasing must not pass silently
         raise RuntimeError(f"{sample_id}: the request does not read back")
-    return StepSample(id=sample_id, tools=tools, messages=[{"role": "user", "content": text}], label_calls=copy.deepcopy(calls),
-                      current_time="2025-03-14 09:00", domain="experiment", provenance=Provenance(origin="seed"))
+    return StepSample(
+        id=sample_id,
+        tools=tools,
+        messages=[{"role": "user", "content": text}],
+        label_calls=copy.deepcopy(calls),
+        current_time="2025-03-14 09:00",
+        domain="experiment",
+        provenance=Provenance(origin="seed"),
+    )
 
 
 def draw_samples(prefix: str, count: int, pools: ValuePools, rng: random.Random, split: str, parallel_share: float) -> list[StepSample]:
@@ -148,7 +188,9 @@ def draw_samples(prefix: str, count: int, pools: ValuePools, rng: random.Random,
     return samples
 
 
-def corrupt(calls: list[dict[str, Any]], kind: str, tools: list[dict[str, Any]], pools: ValuePools, rng: random.Random) -> list[dict[str, Any]]:
+def corrupt(
+    calls: list[dict[str, Any]], kind: str, tools: list[dict[str, Any]], pools: ValuePools, rng: random.Random
+) -> list[dict[str, Any]]:
     """A realistic wrong label of the given kind (always different from `calls`)."""
     out = copy.deepcopy(calls)
     target = rng.randrange(len(out))
@@ -179,7 +221,9 @@ def noise_kinds_for(calls: list[dict[str, Any]]) -> list[str]:
     return [k for k in NOISE_KINDS if k != "missing_call" or len(calls) > 1]
 
 
-def inject_noise(samples: list[StepSample], rate: float, pools: ValuePools, rng: random.Random) -> tuple[list[StepSample], list[NoiseRecord]]:
+def inject_noise(
+    samples: list[StepSample], rate: float, pools: ValuePools, rng: random.Random
+) -> tuple[list[StepSample], list[NoiseRecord]]:
     count = round(len(samples) * rate)
     chosen = set(rng.sample([s.id for s in samples], count))
     out, records = [], []

@@ -107,7 +107,7 @@ class LLMClient:
         if len(up) == 1:
             return up[0]
         offset = next(self._round_robin)
-        ordered = up[offset % len(up):] + up[: offset % len(up)]
+        ordered = up[offset % len(up) :] + up[: offset % len(up)]
         return min(ordered, key=lambda e: e.load)
 
     def model_identity(self, role: str) -> str:
@@ -199,9 +199,7 @@ class LLMClient:
             attempts = retrying.statistics.get("attempt_number", self.config.retry.max_attempts)
             role_stats.retries += max(0, attempts - 1)
             role_stats.failed += 1
-            raise RetriesExhausted(
-                f"role {role!r}: gave up after {attempts} attempts: {error}", attempts=attempts, last=error
-            ) from error
+            raise RetriesExhausted(f"role {role!r}: gave up after {attempts} attempts: {error}", attempts=attempts, last=error) from error
         except LLMError:
             role_stats.failed += 1
             raise

@@ -123,15 +123,26 @@ class Endpoint:
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if _refused(exc):
                 raise TransientLLMError(
-                    f"{self.name}: connection refused at {self.base_url} ({exc})", endpoint=self.name, connection_failed=True, kind="connection_refused"
+                    f"{self.name}: connection refused at {self.base_url} ({exc})",
+                    endpoint=self.name,
+                    connection_failed=True,
+                    kind="connection_refused",
                 ) from exc
-            raise TransientLLMError(f"{self.name}: connection dropped by {self.base_url} ({exc})", endpoint=self.name, kind="connection_dropped") from exc
+            raise TransientLLMError(
+                f"{self.name}: connection dropped by {self.base_url} ({exc})", endpoint=self.name, kind="connection_dropped"
+            ) from exc
         except httpx.TimeoutException as exc:
-            raise TransientLLMError(f"{self.name}: timed out at {self.base_url} ({type(exc).__name__})", endpoint=self.name, kind="timeout") from exc
+            raise TransientLLMError(
+                f"{self.name}: timed out at {self.base_url} ({type(exc).__name__})", endpoint=self.name, kind="timeout"
+            ) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            raise TransientLLMError(f"{self.name}: connection dropped by {self.base_url} ({exc})", endpoint=self.name, kind="connection_dropped") from exc
+            raise TransientLLMError(
+                f"{self.name}: connection dropped by {self.base_url} ({exc})", endpoint=self.name, kind="connection_dropped"
+            ) from exc
         except httpx.TransportError as exc:
-            raise TransientLLMError(f"{self.name}: transport error at {self.base_url} ({exc})", endpoint=self.name, kind="transport_error") from exc
+            raise TransientLLMError(
+                f"{self.name}: transport error at {self.base_url} ({exc})", endpoint=self.name, kind="transport_error"
+            ) from exc
         status = response.status_code
         if status == 429 or status >= 500:
             raise TransientLLMError(
@@ -141,13 +152,19 @@ class Endpoint:
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
         if status >= 400:
-            raise RequestRejected(f"{self.name}: HTTP {status} from {self.base_url}: {response.text[:500]}", endpoint=self.name, status=status)
+            raise RequestRejected(
+                f"{self.name}: HTTP {status} from {self.base_url}: {response.text[:500]}", endpoint=self.name, status=status
+            )
         try:
             body = response.json()
         except (ValueError, RecursionError) as exc:
-            raise TransientLLMError(f"{self.name}: response body from {self.base_url} is not valid JSON", endpoint=self.name, kind="invalid_body") from exc
+            raise TransientLLMError(
+                f"{self.name}: response body from {self.base_url} is not valid JSON", endpoint=self.name, kind="invalid_body"
+            ) from exc
         if not isinstance(body, dict):
-            raise TransientLLMError(f"{self.name}: response body from {self.base_url} is not a JSON object", endpoint=self.name, kind="invalid_body")
+            raise TransientLLMError(
+                f"{self.name}: response body from {self.base_url} is not a JSON object", endpoint=self.name, kind="invalid_body"
+            )
         return body
 
     async def aclose(self) -> None:

@@ -184,9 +184,7 @@ class VLLMServer:
         if self.pid_file is not None:
             await stop_stale(self.pid_file, grace_s=spec.stop_grace_s)
         if spec.port and not _port_free(spec.host, spec.port):
-            raise VLLMServerError(
-                f"port {spec.port} on {spec.host} is already in use; cannot start {spec.served_model_name!r}"
-            )
+            raise VLLMServerError(f"port {spec.port} on {spec.host} is already in use; cannot start {spec.served_model_name!r}")
 
         attempts = 1 if spec.port else 3  # an auto-picked port can be taken before vLLM binds it
         for attempt in range(1, attempts + 1):
@@ -197,8 +195,7 @@ class VLLMServer:
             except _PortTaken:
                 if attempt == attempts:
                     raise VLLMServerError(
-                        f"vLLM could not bind a free port after {attempts} attempts; log {self.log_path}:\n"
-                        f"{_log_tail(self.log_path)}"
+                        f"vLLM could not bind a free port after {attempts} attempts; log {self.log_path}:\n{_log_tail(self.log_path)}"
                     ) from None
 
     async def _launch_and_wait(self, python: Path) -> None:
@@ -221,8 +218,7 @@ class VLLMServer:
             with anyio.move_on_after(spec.startup_timeout_s) as scope:
                 from looptool.ui import waiting
 
-                async with waiting(f"vLLM server {spec.served_model_name!r}: starting",
-                                   detail=f"pid {self.pid}, log {self.log_path}"):
+                async with waiting(f"vLLM server {spec.served_model_name!r}: starting", detail=f"pid {self.pid}, log {self.log_path}"):
                     await self._wait_ready()
             if scope.cancelled_caught:
                 raise VLLMServerError(
@@ -313,9 +309,7 @@ async def stop_stale(pid_file: Path, *, grace_s: float = 20.0) -> bool:
         record = json.loads(pid_file.read_text())
         pid = int(record["pid"])
     except (ValueError, KeyError, TypeError) as err:
-        raise VLLMServerError(
-            f"{pid_file}: not a vLLM server pid file ({err}); delete it after checking no server from it runs"
-        ) from None
+        raise VLLMServerError(f"{pid_file}: not a vLLM server pid file ({err}); delete it after checking no server from it runs") from None
     members = _group_members(pid)
     if not any("vllm" in _cmdline(member).lower() for member in members):
         pid_file.unlink(missing_ok=True)

@@ -168,7 +168,9 @@ def _completion_logprobs(raw: Any) -> list[TokenLogprob] | None:
     return out
 
 
-def parse_chat(body: dict[str, Any], *, endpoint: str, model: str, latency_s: float, structured: StructuredOutput | None, dialect: str) -> LLMResult:
+def parse_chat(
+    body: dict[str, Any], *, endpoint: str, model: str, latency_s: float, structured: StructuredOutput | None, dialect: str
+) -> LLMResult:
     raw_choices = body.get("choices")
     if not isinstance(raw_choices, list) or not raw_choices:
         raise TransientLLMError(f"{endpoint}: response has no choices", endpoint=endpoint)

@@ -58,7 +58,12 @@ def error_seeds(current: list[StepSample], probes: dict[str, dict], verdicts: di
                     "ES",
                     label_calls=probe["pred_calls"],
                     label_text=None if probe["pred_calls"] else probe["prediction"],
-                    provenance={"origin": "label_fix", "iteration": iteration, "previous_label": previous, "analysis": verdict.get("analysis")},
+                    provenance={
+                        "origin": "label_fix",
+                        "iteration": iteration,
+                        "previous_label": previous,
+                        "analysis": verdict.get("analysis"),
+                    },
                 )
             )
     return seeds
@@ -70,13 +75,16 @@ def mastered_by_perplexity(current: list[StepSample], probes: dict[str, dict]) -
     return sorted(mastered, key=lambda s: (probes[s.id].get("ppl") is None, -(probes[s.id].get("ppl") or 0.0), s.id))
 
 
-def high_ppl(current: list[StepSample], probes: dict[str, dict], verdicts: dict[str, dict], hppl_ids: set[str], cutoff: float | None) -> list[StepSample]:
+def high_ppl(
+    current: list[StepSample], probes: dict[str, dict], verdicts: dict[str, dict], hppl_ids: set[str], cutoff: float | None
+) -> list[StepSample]:
     """D_HPPL by the paper's rule: the probe's high-perplexity mastered samples, and BOTH_CORRECT
     ones at or above the same cutoff."""
     chosen = [s for s in current if s.id in hppl_ids]
     if cutoff is not None:
         chosen += [
-            s for s in current
+            s
+            for s in current
             if verdicts.get(s.id, {}).get("verdict") == "BOTH_CORRECT" and (probes[s.id].get("ppl") or 0) >= cutoff and s.id not in hppl_ids
         ]
     return chosen
@@ -140,7 +148,10 @@ def compose(
     seeds = error_seeds(current, probes, verdicts, next_iteration - 1)
     paper_hppl = high_ppl(current, probes, verdicts, hppl_ids, hppl_cutoff)
     if ablations.without_high_ppl:
-        hppl = [with_bucket(s, "HPPL", provenance={"selection": "random_mastered"}) for s in random_mastered(current, probes, len(paper_hppl), rng)]
+        hppl = [
+            with_bucket(s, "HPPL", provenance={"selection": "random_mastered"})
+            for s in random_mastered(current, probes, len(paper_hppl), rng)
+        ]
     else:
         hppl = [with_bucket(s, "HPPL") for s in paper_hppl]
     parts: dict[str, list[StepSample]] = {"ES": list(seeds), "EE": [], "HPPL": hppl}
@@ -165,15 +176,22 @@ def compose(
     fill = target_size - sum(len(v) for v in parts.values())
     shuffled = list(unused_seed)
     rng.shuffle(shuffled)
-    parts["SEED_NEW"] = [with_bucket(s, "SEED_NEW", provenance={"origin": "seed_new", "iteration": next_iteration}) for s in shuffled[: max(0, fill)]]
+    parts["SEED_NEW"] = [
+        with_bucket(s, "SEED_NEW", provenance={"origin": "seed_new", "iteration": next_iteration}) for s in shuffled[: max(0, fill)]
+    ]
     dataset = [s for bucket in BUCKETS for s in parts[bucket]]
     ids = Counter(s.id for s in dataset)
     duplicates = [i for i, n in ids.items() if n > 1]
     if duplicates:
         raise ValueError(f"composed dataset repeats ids {duplicates[:5]}")
     size = len(dataset)
-    composition: dict[str, Any] = {"iteration": next_iteration, "target_size": target_size, "size": size, "seed_new_share_target": share,
-                                   "ablation": ablations.active}
+    composition: dict[str, Any] = {
+        "iteration": next_iteration,
+        "target_size": target_size,
+        "size": size,
+        "seed_new_share_target": share,
+        "ablation": ablations.active,
+    }
     for bucket in BUCKETS:
         composition[f"D_{bucket}"] = len(parts[bucket])
         composition[f"share_{bucket}"] = round(len(parts[bucket]) / size, 4) if size else 0.0
@@ -230,8 +248,16 @@ class FirstDatasetStage(Stage):
         rng.shuffle(order)
         chosen = [with_bucket(s, "SEED_NEW") for s in sorted(order[:size], key=lambda s: s.id)]
         write_samples(data.dataset_path(1), chosen)
-        return StageOutcome(counts={"size": len(chosen), "seed_pool": len(pool), "seed_reserved": reserve, "later_size": later_size,
-                                    "D_SEED_NEW": len(chosen), "share_SEED_NEW": 1.0})
+        return StageOutcome(
+            counts={
+                "size": len(chosen),
+                "seed_pool": len(pool),
+                "seed_reserved": reserve,
+                "later_size": later_size,
+                "D_SEED_NEW": len(chosen),
+                "share_SEED_NEW": 1.0,
+            }
+        )
 
 
 class ComposeStage(Stage):
@@ -254,12 +280,23 @@ class ComposeStage(Stage):
         expansions = read_samples(ctx.store.path(data.key(EXPAND), "accepted.jsonl"))
         target = settings.compose.dataset_size or len(data.dataset(1))
         dataset, composition = compose(
-            current=current, probes=data.probes(), verdicts=data.verdicts(), expansions=expansions,
-            hppl_ids=set(hppl["ids"]), hppl_cutoff=hppl["cutoff"], unused_seed=unused, next_iteration=i + 1,
-            target_size=target, settings=settings.compose, ablations=settings.ablations, rng_seed=data.config.run.seed,
+            current=current,
+            probes=data.probes(),
+            verdicts=data.verdicts(),
+            expansions=expansions,
+            hppl_ids=set(hppl["ids"]),
+            hppl_cutoff=hppl["cutoff"],
+            unused_seed=unused,
+            next_iteration=i + 1,
+            target_size=target,
+            settings=settings.compose,
+            ablations=settings.ablations,
+            rng_seed=data.config.run.seed,
             expand_k=settings.expand.k,
         )
         write_samples(data.dataset_path(i + 1), dataset)
         atomic_write_json(ctx.store.path(self.key, "composition.json"), composition)
-        ctx.store.mark_finished(data.key("dataset", i + 1), counts={k: v for k, v in composition.items() if k.startswith(("D_", "share_", "size"))})
+        ctx.store.mark_finished(
+            data.key("dataset", i + 1), counts={k: v for k, v in composition.items() if k.startswith(("D_", "share_", "size"))}
+        )
         return StageOutcome(counts=composition)

@@ -36,12 +36,14 @@ class JudgeSettings(_Strict):
         "both", description="both: judge A/B and B/A and combine by the conservative rule; random: one call, order recorded"
     )
     guard: bool = Field(
-        True, description="replace a label only by a prediction that passes the rule tier (synth.verify: structure, "
-        "tools, grounding) and was not cut off"
+        True,
+        description="replace a label only by a prediction that passes the rule tier (synth.verify: structure, "
+        "tools, grounding) and was not cut off",
     )
     blocked_fix: Literal["pred_wrong", "drop"] = Field(
-        "pred_wrong", description="what a LABEL_WRONG verdict the guard blocks becomes: pred_wrong keeps the label "
-        "(an error seed), drop discards the sample"
+        "pred_wrong",
+        description="what a LABEL_WRONG verdict the guard blocks becomes: pred_wrong keeps the label "
+        "(an error seed), drop discards the sample",
     )
     concurrency: int = Field(128, ge=1)
 
@@ -69,7 +71,8 @@ class ComposeSettings(_Strict):
 
     dataset_size: int | None = Field(None, ge=1, description="|D_j| for every iteration; default: the size of D_1")
     first_iteration_size: int | None = Field(
-        None, ge=1,
+        None,
+        ge=1,
         description="|D_1| (all seed); default: dataset_size if set, else as many as the seed pool holds after "
         "reserving the never-trained seed samples Table 3's schedule needs for iterations 2..J",
     )
@@ -114,7 +117,9 @@ class AblationSettings(_Strict):
     without_jglv: bool = Field(False, description='"w/o JGLV": no judge at all; every mismatch is an error seed; labels never change')
     remove_edde: bool = Field(False, description='"Remove EDDE": D_EE dropped (no generator calls); seed samples fill its place')
     high_ppl_replace: bool = Field(False, description='"HighPPL-Replace": D_EE replaced by as many extra high-perplexity mastered samples')
-    error_seed_repetition: bool = Field(False, description='"Error-Seed Repetition": D_EE removed, each error seed repeated k times instead')
+    error_seed_repetition: bool = Field(
+        False, description='"Error-Seed Repetition": D_EE removed, each error seed repeated k times instead'
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -145,7 +150,9 @@ class AblationSettings(_Strict):
 class EvalSettings(_Strict):
     bfcl_each_iteration: bool = Field(False, description="score the policy on BFCL after each iteration (needs the bfcl runtime)")
     bfcl: BfclEvalSettings = Field(default_factory=BfclEvalSettings)
-    acebench_each_iteration: bool = Field(False, description="score the policy on ACEBench after each iteration (agent_multi_turn uses the 'user' role)")
+    acebench_each_iteration: bool = Field(
+        False, description="score the policy on ACEBench after each iteration (agent_multi_turn uses the 'user' role)"
+    )
     acebench: AceBenchEvalSettings = Field(default_factory=AceBenchEvalSettings)
 
 

@@ -55,7 +55,7 @@ def pool_index(samples: list[StepSample], threshold: float) -> JaccardIndex:
 
 
 def answer_kind(seed: StepSample) -> str:
-    """"call", or for a text seed what its step was planned as: "ask", "no_tool" ("text" if unknown)."""
+    """ "call", or for a text seed what its step was planned as: "ask", "no_tool" ("text" if unknown)."""
     if seed.label_calls:
         return "call"
     expects = seed.provenance.verdicts.get("expects")
@@ -128,7 +128,11 @@ def expand_payload(seed: StepSample, verdict: dict[str, Any], probe: dict[str, A
 
 def _history_message(turn: dict[str, Any]) -> dict[str, Any]:
     if turn["role"] == "assistant":
-        return {"role": "assistant", "content": turn.get("content", ""), "tool_calls": [{"name": c["name"], "arguments": c["arguments"]} for c in turn.get("tool_calls") or []]}
+        return {
+            "role": "assistant",
+            "content": turn.get("content", ""),
+            "tool_calls": [{"name": c["name"], "arguments": c["arguments"]} for c in turn.get("tool_calls") or []],
+        }
     if turn["role"] == "tool":
         return {"role": "tool", "name": turn["name"], "content": turn["content"]}
     return {"role": "user", "content": turn["content"]}
@@ -169,7 +173,8 @@ async def expand_seed(
     reference = seed_ref(seed, payload, settings.near_duplicate_threshold)
     try:
         answer = await caller.call(
-            "generator", "expand",
+            "generator",
+            "expand",
             {"k": settings.k, "current_time": seed.current_time, "input_json": json.dumps(payload, ensure_ascii=False)},
             schema=expanded_samples_schema_for(seed.tools, settings.k, "call" if kind == "call" else "text"),
         )
@@ -188,9 +193,14 @@ async def expand_seed(
             verified.append(record)
         else:
             findings = [{"reason": f.reason, "message": f.message} for f in outcome.findings if f.action == "reject"][:8]
-            findings += [{"reason": "judge:unusable" if j.reason.startswith("unusable:") else "judge:fail", "message": j.reason[:200]}
-                         for j in outcome.steps if j.verdict != "pass"]
-            rejected.append({"reason": outcome.reasons[0], "reasons": outcome.reasons, "findings": findings, "sample": sample.model_dump(mode="json")})
+            findings += [
+                {"reason": "judge:unusable" if j.reason.startswith("unusable:") else "judge:fail", "message": j.reason[:200]}
+                for j in outcome.steps
+                if j.verdict != "pass"
+            ]
+            rejected.append(
+                {"reason": outcome.reasons[0], "reasons": outcome.reasons, "findings": findings, "sample": sample.model_dump(mode="json")}
+            )
     return {"verified": verified, "rejected": rejected, "scenarios": scenarios}
 
 
@@ -232,21 +242,35 @@ class ExpandStage(Stage):
             if not ablations.edde_runs:
                 return Expansion.checked({"verified": [], "rejected": [], "ablation": ablations.active})
             assert self.caller is not None, "a stage that calls a role needs the session's caller"
-            return Expansion.checked(await expand_seed(self.caller, seed, verdicts[seed_id], probes[seed_id], settings, data.iteration,
-                                                       config.run.seed, config.synth.verify))
+            return Expansion.checked(
+                await expand_seed(
+                    self.caller, seed, verdicts[seed_id], probes[seed_id], settings, data.iteration, config.run.seed, config.synth.verify
+                )
+            )
 
         with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
-            summary = await run_units(((s.id, s) for s in seeds), work, out=out, errors=errors, concurrency=settings.concurrency,
-                                      label=f"iteration {data.iteration}: EDDE", total=len(seeds))
+            summary = await run_units(
+                ((s.id, s) for s in seeds),
+                work,
+                out=out,
+                errors=errors,
+                concurrency=settings.concurrency,
+                label=f"iteration {data.iteration}: EDDE",
+                total=len(seeds),
+            )
         records = list(iter_jsonl(out_path))
         index = pool_index(current + data.seed_pool(), settings.near_duplicate_threshold)
         accepted, dropped = remove_near_duplicates(records, index)
         write_samples(ctx.store.path(self.key, "accepted.jsonl"), accepted)
         rejected = [x["reason"] for r in records for x in r["rejected"]] + ["near_duplicate"] * len(dropped)
         generated = len(accepted) + len(rejected)
-        counts: dict[str, Any] = {"error_seeds": len(seeds), "generated": generated, "accepted": len(accepted),
-                                  "pass_rate": round(len(accepted) / generated, 4) if generated else 0.0,
-                                  "llm_failures": summary.failed}
+        counts: dict[str, Any] = {
+            "error_seeds": len(seeds),
+            "generated": generated,
+            "accepted": len(accepted),
+            "pass_rate": round(len(accepted) / generated, 4) if generated else 0.0,
+            "llm_failures": summary.failed,
+        }
         for reason in sorted(set(rejected)):
             counts[f"rejected[{reason}]"] = rejected.count(reason)
         write_quality_report(ctx.store, self.key, expand_quality(records, dropped, len(seeds)))

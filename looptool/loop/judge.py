@@ -45,7 +45,18 @@ VERDICTS = ("PRED_WRONG", "LABEL_WRONG", "BOTH_CORRECT", "BOTH_WRONG")
 # (label correct, prediction correct) each verdict stands for
 VERDICT_FLAGS = {"PRED_WRONG": (True, False), "LABEL_WRONG": (False, True), "BOTH_CORRECT": (True, True), "BOTH_WRONG": (False, False)}
 
-__all__ = ["STAGE", "VERDICTS", "answer_view", "combine", "flags", "guard_label_fix", "judge_sample", "label_fix_problems", "orders_disagree", "roles_analysis"]
+__all__ = [
+    "STAGE",
+    "VERDICTS",
+    "answer_view",
+    "combine",
+    "flags",
+    "guard_label_fix",
+    "judge_sample",
+    "label_fix_problems",
+    "orders_disagree",
+    "roles_analysis",
+]
 
 
 def flags(verdict: str, label_first: bool) -> tuple[bool, bool]:
@@ -76,7 +87,9 @@ def orders_disagree(record: dict[str, Any]) -> bool:
 
 
 _NAMED = re.compile(r"\b(?:(?:the\s+)?(?:answer|response))\s+([AB])\b", re.IGNORECASE)
-_BARE = re.compile(r"(?<![\w'])([AB])(?=\s+(?:is|was|and|or|calls|uses|has|makes|misses|omits|does|should|correctly|incorrectly|fails|passes|gets|picks|chooses|invents|adds|leaves)\b|'s\b|[,.;:)])")
+_BARE = re.compile(
+    r"(?<![\w'])([AB])(?=\s+(?:is|was|and|or|calls|uses|has|makes|misses|omits|does|should|correctly|incorrectly|fails|passes|gets|picks|chooses|invents|adds|leaves)\b|'s\b|[,.;:)])"
+)
 
 
 def roles_analysis(text: str, label_first: bool, label_name: str, prediction_name: str) -> str:
@@ -119,7 +132,9 @@ def label_fix_problems(sample: StepSample, probe: dict[str, Any], rules: VerifyS
     return problems
 
 
-def guard_label_fix(record: dict[str, Any], sample: StepSample, probe: dict[str, Any], rules: VerifySettings | None, blocked_fix: str) -> dict[str, Any]:
+def guard_label_fix(
+    record: dict[str, Any], sample: StepSample, probe: dict[str, Any], rules: VerifySettings | None, blocked_fix: str
+) -> dict[str, Any]:
     """A LABEL_WRONG record whose prediction fails the rule tier becomes PRED_WRONG (or BOTH_WRONG
     with blocked_fix = "drop"); the decision and its reasons are kept under "guard"."""
     if record["verdict"] != "LABEL_WRONG":
@@ -130,13 +145,27 @@ def guard_label_fix(record: dict[str, Any], sample: StepSample, probe: dict[str,
     verdict = "BOTH_WRONG" if blocked_fix == "drop" else "PRED_WRONG"
     # The judge's analysis argues for the prediction; what EDDE learns from is why it cannot stand.
     analysis = "The incorrect answer cannot be used: " + "; ".join(p["message"] for p in problems[:3]) + "."
-    guard = {"blocked": True, "judge_verdict": "LABEL_WRONG", "became": verdict, "judge_analysis": record["analysis"],
-             "reasons": list(dict.fromkeys(p["reason"] for p in problems)), "findings": problems[:6]}
+    guard = {
+        "blocked": True,
+        "judge_verdict": "LABEL_WRONG",
+        "became": verdict,
+        "judge_analysis": record["analysis"],
+        "reasons": list(dict.fromkeys(p["reason"] for p in problems)),
+        "findings": problems[:6],
+    }
     return {**record, "verdict": verdict, "analysis": analysis, "guard": guard}
 
 
-async def judge_sample(caller: RoleCaller, sample: StepSample, probe: dict[str, Any], order: str, seed: int,
-                       rules: VerifySettings | None = None, guard: bool = True, blocked_fix: str = "pred_wrong") -> dict[str, Any]:
+async def judge_sample(
+    caller: RoleCaller,
+    sample: StepSample,
+    probe: dict[str, Any],
+    order: str,
+    seed: int,
+    rules: VerifySettings | None = None,
+    guard: bool = True,
+    blocked_fix: str = "pred_wrong",
+) -> dict[str, Any]:
     if not probe["format_ok"]:
         return {"verdict": "PRED_WRONG", "orders": [], "analysis": "the incorrect answer is malformed: " + "; ".join(probe["reasons"][:2])}
     label = answer_view(sample.label_calls, sample.label_text or "")
@@ -160,7 +189,15 @@ async def judge_sample(caller: RoleCaller, sample: StepSample, probe: dict[str, 
             continue
         label_ok, pred_ok = flags(value["verdict"], label_first)
         observations.append((label_ok, pred_ok))
-        records.append({"label_first": label_first, "verdict": value["verdict"], "label_ok": label_ok, "pred_ok": pred_ok, "analysis": value["analysis"]})
+        records.append(
+            {
+                "label_first": label_first,
+                "verdict": value["verdict"],
+                "label_ok": label_ok,
+                "pred_ok": pred_ok,
+                "analysis": value["analysis"],
+            }
+        )
     verdict = combine(observations)
     judged = [r for r in records if r.get("analysis")]
     agreeing = [r for r in judged if (r["label_ok"], r["pred_ok"]) == VERDICT_FLAGS[verdict]]
@@ -204,12 +241,24 @@ class JudgeStage(Stage):
             if ablated:
                 return JudgeVerdict.checked({"verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"})
             assert self.caller is not None, "a stage that calls a role needs the session's caller"
-            return JudgeVerdict.checked(await judge_sample(self.caller, sample, probes[sample_id], judge.order, config.run.seed,
-                                                           config.synth.verify, judge.guard, judge.blocked_fix))
+            return JudgeVerdict.checked(
+                await judge_sample(
+                    self.caller,
+                    sample,
+                    probes[sample_id],
+                    judge.order,
+                    config.run.seed,
+                    config.synth.verify,
+                    judge.guard,
+                    judge.blocked_fix,
+                )
+            )
 
         out_path = ctx.store.path(self.key, "verdicts.jsonl")
         with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
-            await run_units(mismatched, work, out=out, errors=errors, concurrency=judge.concurrency, label=f"iteration {data.iteration}: JGLV")
+            await run_units(
+                mismatched, work, out=out, errors=errors, concurrency=judge.concurrency, label=f"iteration {data.iteration}: JGLV"
+            )
         counts: dict[str, Any] = {"judged": len(mismatched)}
         verdicts = list(iter_jsonl(out_path))
         for name in VERDICTS:

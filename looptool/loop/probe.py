@@ -93,8 +93,15 @@ class ProbeStage(Stage):
         console.print(f"iteration {data.iteration}: probing {probe_target(self.client)}")
         out_path = ctx.store.path(self.key, "results.jsonl")
         with JsonlWriter(out_path) as out, JsonlWriter(ctx.store.path(self.key, "errors.jsonl")) as errors:
-            await run_units(((s.id, s) for s in samples), work, out=out, errors=errors, concurrency=settings.concurrency,
-                            label=f"iteration {data.iteration}: probe", total=len(samples))
+            await run_units(
+                ((s.id, s) for s in samples),
+                work,
+                out=out,
+                errors=errors,
+                concurrency=settings.concurrency,
+                label=f"iteration {data.iteration}: probe",
+                total=len(samples),
+            )
         results = list(iter_jsonl(out_path))
         hppl, cutoff = high_ppl_ids(results, settings)
         atomic_write_json(ctx.store.path(self.key, "high_ppl.json"), {"ids": sorted(hppl), "cutoff": cutoff})

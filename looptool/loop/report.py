@@ -131,8 +131,9 @@ def next_dataset_line(stages: dict[str, Any], iteration: int) -> str | None:
     if info is None or f"iter_{iteration:02d}/train" in stages:
         return None
     c = info.get("counts", {})
-    parts = ", ".join(f"{label} {c[key]}" for key, label in (("D_SEED_NEW", "seed-new"), ("D_ES", "ES"),
-                                                          ("D_EE", "EE"), ("D_HPPL", "HPPL")) if key in c)
+    parts = ", ".join(
+        f"{label} {c[key]}" for key, label in (("D_SEED_NEW", "seed-new"), ("D_ES", "ES"), ("D_EE", "EE"), ("D_HPPL", "HPPL")) if key in c
+    )
     return f"D_{iteration} (composed for iteration {iteration}, not run): {c.get('size', '?')} samples ({parts})"
 
 
@@ -141,8 +142,15 @@ def warning_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def compact_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="LoopTool iterations", header_style="bold", box=COMPACT_BOX, caption=LEGEND,
-                  caption_justify="left", show_edge=False, collapse_padding=True)
+    table = Table(
+        title="LoopTool iterations",
+        header_style="bold",
+        box=COMPACT_BOX,
+        caption=LEGEND,
+        caption_justify="left",
+        show_edge=False,
+        collapse_padding=True,
+    )
     for _, label in COMPACT:
         table.add_column(escape(label), justify="right", no_wrap=True)
     for row in rows:
@@ -178,10 +186,15 @@ def write_report(store: RunStore, iterations: int, *, show: bool | None = None) 
     return rows
 
 
-QUALITY = (("accuracy", "GCP probe accuracy"), ("reward_mean", "train reward mean"),
-           ("reward_spread", "GRPO groups with reward spread"), ("edde_pass_rate", "EDDE pass rate"),
-           ("bfcl_overall", "BFCL overall"), ("acebench_overall", "ACEBench overall"),
-           ("acebench_strict_overall", "ACEBench overall (strict)"))
+QUALITY = (
+    ("accuracy", "GCP probe accuracy"),
+    ("reward_mean", "train reward mean"),
+    ("reward_spread", "GRPO groups with reward spread"),
+    ("edde_pass_rate", "EDDE pass rate"),
+    ("bfcl_overall", "BFCL overall"),
+    ("acebench_overall", "ACEBench overall"),
+    ("acebench_strict_overall", "ACEBench overall (strict)"),
+)
 BUCKETS = (("D_SEED_NEW", "seed-new"), ("D_ES", "error seeds"), ("D_EE", "EDDE"), ("D_HPPL", "high PPL"))
 
 

@@ -36,8 +36,16 @@ from looptool.stages import Stage, StageContext, StageOutcome, run_stage
 Trainer = Callable[..., Awaitable[Any]]
 
 # SEED_SAMPLES, read_samples and write_samples live in loop/iteration.py; named here for callers of old.
-__all__ = ["SEED_SAMPLES", "LoopRunner", "TrainStage", "Trainer", "check_probe_target", "policy_is_served_by_loop",
-           "read_samples", "write_samples"]
+__all__ = [
+    "SEED_SAMPLES",
+    "LoopRunner",
+    "TrainStage",
+    "Trainer",
+    "check_probe_target",
+    "policy_is_served_by_loop",
+    "read_samples",
+    "write_samples",
+]
 
 
 def policy_is_served_by_loop(loaded: LoadedConfig) -> str | None:
@@ -57,7 +65,8 @@ def check_probe_target(loaded: LoadedConfig) -> None:
         return
     endpoints = ", ".join(loaded.config.roles["policy"].endpoints)
     raise ConfigError(
-        loaded.source, "roles.policy",
+        loaded.source,
+        "roles.policy",
         f"points at {endpoints}, which does not serve the loop's checkpoints, so GCP would probe a fixed model. "
         'Point it at an endpoint with launch = "vllm" and vllm.model = "policy", or set loop.probe.fixed_endpoint = true '
         "to probe a fixed model on purpose",
@@ -78,8 +87,11 @@ class TrainStage(Stage):
         init = await runner.init_model(self.iteration)
         settings = runner.config.train.for_iteration(self.iteration, runner.loaded.base_dir)
         result = await runner.trainer(settings, runner.dataset_path(self.iteration), init, ctx.store.stage_dir(self.key), console=console)
-        return StageOutcome(counts=result.stage_counts(), info={"model_dir": str(result.model_dir), "metrics": dict(result.metrics)},
-                            value=Path(result.model_dir))
+        return StageOutcome(
+            counts=result.stage_counts(),
+            info={"model_dir": str(result.model_dir), "metrics": dict(result.metrics)},
+            value=Path(result.model_dir),
+        )
 
     def skipped(self, info: dict[str, Any], ctx: StageContext) -> Path:
         return Path(info["model_dir"])
@@ -165,8 +177,11 @@ class LoopRunner:
             config = endpoint.model_copy(update={"model": served, "base_url": server.base_url, "launch": "none"})
             shared = self.session.client.cache if self.session.client is not None else None
             client = LLMClient.from_endpoint_configs(
-                {name: config}, {"policy": [name]}, config=self.config.client,
-                cache_path=self.store.root / "cache" / "requests.sqlite", cache=shared,
+                {name: config},
+                {"policy": [name]},
+                config=self.config.client,
+                cache_path=self.store.root / "cache" / "requests.sqlite",
+                cache=shared,
             )
             try:
                 yield RoleCaller(client, self.loaded), client

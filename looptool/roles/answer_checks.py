@@ -25,18 +25,78 @@ FILLER = frozenset("the a an this that step answer call calls function verdict i
 FAIL_WORDS = frozenset("fail failed fails failure failing incorrect wrong invalid false no bad error reject rejected".split())
 PASS_WORDS = frozenset("pass passed passes correct correctly right valid true yes ok okay good fine accept accepted".split())
 # Phrases that argue a step is wrong / right, as word sequences.
-FAIL_CUES = tuple(tuple(p.split()) for p in (
-    "fail", "fails", "failed", "incorrect", "incorrectly", "wrong", "invalid", "not correct", "not right", "not valid",
-    "is missing", "are missing", "missing required", "missing argument", "missing parameter", "not provided", "never provided",
-    "not given", "not mentioned", "not stated", "not specified", "not in the conversation", "invented", "made up", "hallucinated",
-    "does not match", "doesn't match", "should have asked", "should ask", "should not", "shouldn't", "instead of", "mismatch",
-    "not needed", "unnecessary", "does not fit", "doesn't fit", "not appropriate", "inappropriate",
-))
-PASS_CUES = tuple(tuple(p.split()) for p in (
-    "pass", "passes", "passed", "correct", "correctly", "right", "valid", "matches", "accurate", "appropriate", "fits",
-    "does what", "comes from", "come from", "taken from", "all required", "no issues", "no problems", "nothing wrong",
-    "looks good", "is fine", "well formed", "properly",
-))
+FAIL_CUES = tuple(
+    tuple(p.split())
+    for p in (
+        "fail",
+        "fails",
+        "failed",
+        "incorrect",
+        "incorrectly",
+        "wrong",
+        "invalid",
+        "not correct",
+        "not right",
+        "not valid",
+        "is missing",
+        "are missing",
+        "missing required",
+        "missing argument",
+        "missing parameter",
+        "not provided",
+        "never provided",
+        "not given",
+        "not mentioned",
+        "not stated",
+        "not specified",
+        "not in the conversation",
+        "invented",
+        "made up",
+        "hallucinated",
+        "does not match",
+        "doesn't match",
+        "should have asked",
+        "should ask",
+        "should not",
+        "shouldn't",
+        "instead of",
+        "mismatch",
+        "not needed",
+        "unnecessary",
+        "does not fit",
+        "doesn't fit",
+        "not appropriate",
+        "inappropriate",
+    )
+)
+PASS_CUES = tuple(
+    tuple(p.split())
+    for p in (
+        "pass",
+        "passes",
+        "passed",
+        "correct",
+        "correctly",
+        "right",
+        "valid",
+        "matches",
+        "accurate",
+        "appropriate",
+        "fits",
+        "does what",
+        "comes from",
+        "come from",
+        "taken from",
+        "all required",
+        "no issues",
+        "no problems",
+        "nothing wrong",
+        "looks good",
+        "is fine",
+        "well formed",
+        "properly",
+    )
+)
 
 
 def _words(text: str) -> list[str]:
@@ -48,9 +108,9 @@ def _cue_hits(words: list[str], cues: tuple[tuple[str, ...], ...], window: int =
     hits = 0
     for start in range(len(words)):
         for cue in cues:
-            if tuple(words[start:start + len(cue)]) != cue:
+            if tuple(words[start : start + len(cue)]) != cue:
                 continue
-            if not any(w in NEGATORS for w in words[max(0, start - window):start]):
+            if not any(w in NEGATORS for w in words[max(0, start - window) : start]):
                 hits += 1
             break
     return hits
@@ -85,11 +145,19 @@ _LETTER = re.compile(
 )
 _CLAIM_WORDS = {
     **{w: True for w in ("correct", "correctly", "right", "accurate", "valid", "appropriate", "better", "best")},
-    **{w: False for w in ("wrong", "incorrect", "incorrectly", "invalid", "inaccurate", "inappropriate", "fails", "mistaken", "worse", "flawed")},
+    **{
+        w: False
+        for w in ("wrong", "incorrect", "incorrectly", "invalid", "inaccurate", "inappropriate", "fails", "mistaken", "worse", "flawed")
+    },
 }
 _BOTH = re.compile(r"\bboth\b(?:\s+\w+){0,3}?\s+(correct|right|valid|wrong|incorrect|invalid)\b", re.IGNORECASE)
 _NEITHER = re.compile(r"\bneither\b(?:\s+\w+){0,3}?\s+(correct|right|valid|wrong|incorrect|invalid)\b", re.IGNORECASE)
-VERDICT_FLAGS = {"A_CORRECT_B_WRONG": (True, False), "B_CORRECT_A_WRONG": (False, True), "BOTH_CORRECT": (True, True), "BOTH_WRONG": (False, False)}
+VERDICT_FLAGS = {
+    "A_CORRECT_B_WRONG": (True, False),
+    "B_CORRECT_A_WRONG": (False, True),
+    "BOTH_CORRECT": (True, True),
+    "BOTH_WRONG": (False, False),
+}
 
 
 def analysis_claims(text: str) -> dict[str, set[bool]]:
@@ -98,7 +166,7 @@ def analysis_claims(text: str) -> dict[str, set[bool]]:
     negation before it; "both ..." and "neither ..." claim for both."""
     claims: dict[str, set[bool]] = {"A": set(), "B": set()}
     for match in _LETTER.finditer(text):
-        following = _words(text[match.end():match.end() + 80])[:6]
+        following = _words(text[match.end() : match.end() + 80])[:6]
         negated = False
         for word in following:
             if word in ("a", "b") or word in ("but", "while", "whereas", "although"):

@@ -137,7 +137,9 @@ class RoleCaller:
             **extra,
         )
 
-    async def call(self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any) -> RoleAnswer:
+    async def call(
+        self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any
+    ) -> RoleAnswer:
         """Send the task's request (see build_request for `options`) and parse every choice.
 
         An answer none of whose choices parses or validates (for tool calls: one with a malformed
@@ -183,7 +185,9 @@ class RoleCaller:
         return all(error is not None for error in answer.errors)
 
     @staticmethod
-    def parse(card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None, finish_reason: str | None = None) -> Any:
+    def parse(
+        card: TaskCard, text: str, tool_calls: list[dict[str, Any]], schema: dict[str, Any] | None = None, finish_reason: str | None = None
+    ) -> Any:
         if card.output == "text":
             return text
         if card.output == "choice":

@@ -64,7 +64,12 @@ def plan_schema_for(tool_names: list[str], kinds: list[str], required_params: li
         low, high = _KIND_TOOL_COUNTS[kind]
         properties["tools"] = {"type": "array", "items": {"type": "string", "enum": sorted(tool_names)}, "minItems": low, "maxItems": high}
         if kind == "missing_param" and required_params:
-            properties["withhold"] = {"type": "array", "items": {"type": "string", "enum": sorted(set(required_params))}, "minItems": 1, "maxItems": 1}
+            properties["withhold"] = {
+                "type": "array",
+                "items": {"type": "string", "enum": sorted(set(required_params))},
+                "minItems": 1,
+                "maxItems": 1,
+            }
         else:
             properties["withhold"] = {"type": "array", "items": {"type": "string"}, "maxItems": 0}
         entries.append(entry)
@@ -101,6 +106,7 @@ TOOL_RESULT: dict[str, Any] = {
     "required": ["results"],
     "additionalProperties": False,
 }
+
 
 def tool_result_schema_for(n_calls: int) -> dict[str, Any]:
     """TOOL_RESULT with exactly one result per call, so a small model cannot drop or add one."""
@@ -200,12 +206,14 @@ def expanded_samples_schema_for(tools: list[dict[str, Any]], k: int, answer_kind
     options = []
     for tool in tools:
         parameters = tool.get("parameters") or {"type": "object", "properties": {}}
-        options.append({
-            "type": "object",
-            "properties": {"name": {"const": tool["name"]}, "arguments": parameters},
-            "required": ["name", "arguments"],
-            "additionalProperties": False,
-        })
+        options.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": tool["name"]}, "arguments": parameters},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
     if options:
         call = {"anyOf": options} if len(options) > 1 else options[0]
         item["calls"]["items"] = call

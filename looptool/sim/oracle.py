@@ -68,8 +68,12 @@ def _norm_name(name: str) -> str:
 def _signature(tool: str | dict[str, Any]) -> str:
     if isinstance(tool, str):
         return _norm_name(tool)
-    return json.dumps({"name": _norm_name(str(tool.get("name"))), "parameters": tool.get("parameters") or {}},
-                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {"name": _norm_name(str(tool.get("name"))), "parameters": tool.get("parameters") or {}},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def oracle_key(user_messages: list[str], tools: list[str] | list[dict[str, Any]], step: int = 0) -> str:
@@ -152,7 +156,7 @@ def oracle_message(payload: dict[str, Any], settings: SimSettings, rng: random.R
     tools = request_tools(payload)
     turns = turns_from_messages(payload.get("messages") or [])
     last_user = max((i for i, t in enumerate(turns) if t.role == "user"), default=-1)
-    step = sum(1 for t in turns[last_user + 1:] if t.role == "assistant") if last_user >= 0 else 0
+    step = sum(1 for t in turns[last_user + 1 :] if t.role == "assistant") if last_user >= 0 else 0
     users = [t.text for t in turns if t.role == "user"]
     row = table.rows.get(oracle_key(users, tools, step)) or table.rows.get(oracle_key(users, [t["name"] for t in tools], step))
     if row is None:
@@ -167,8 +171,11 @@ def oracle_message(payload: dict[str, Any], settings: SimSettings, rng: random.R
         calls = perturb_calls(calls, tools, rng)
     if payload.get("tools"):
         tool_calls = [
-            {"id": f"call_{rng.getrandbits(48):012x}{i}", "type": "function",
-             "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
+            {
+                "id": f"call_{rng.getrandbits(48):012x}{i}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)},
+            }
             for i, c in enumerate(calls)
         ]
         return {"role": "assistant", "content": None, "tool_calls": tool_calls}, "tool_calls"

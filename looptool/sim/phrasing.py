@@ -91,7 +91,9 @@ VERBS = frozenset(
 
 _TEMPLATE_TEXT = " ".join(
     [p + (j1 or "") + (j2 or "") + s for p, j1, j2, s in SINGLE_TEMPLATES + PHASED_TEMPLATES + GOAL_TEMPLATES]
-    + list(CALL_JOINERS) + [p + s for p, s in SUPPLEMENT_TEMPLATES] + [i for i, _ in INTROS]
+    + list(CALL_JOINERS)
+    + [p + s for p, s in SUPPLEMENT_TEMPLATES]
+    + [i for i, _ in INTROS]
     + [ARG_THE, ARG_SET, ARG_AS, ARG_IS, EMPTY_LIST, NULL, "yes no and use service"]
 )
 # A bare one-word string that is also a template word is quoted, so it is never read as template.
@@ -134,7 +136,7 @@ def _description_purpose(description: Any) -> str | None:
     first = re.split(r"(?<=[.!?])\s", description.strip(), maxsplit=1)[0]
     first = re.sub(r"\s*\([^()]*\)", "", first).strip().rstrip(".!?").strip()
     words = first.split()
-    if not 2 <= len(words) <= 14 or re.search(r'[^A-Za-z0-9 \'\-/]', first):
+    if not 2 <= len(words) <= 14 or re.search(r"[^A-Za-z0-9 \'\-/]", first):
         return None
     verb = _base_verb(words[0])
     if verb is None:
@@ -187,13 +189,15 @@ def _voices_cached(key: str) -> tuple[ToolVoice, ...]:
             unique = ('use the tool "' + spec["name"].replace('"', '""') + '"',)
         parameters = spec.get("parameters") if isinstance(spec.get("parameters"), dict) else {}
         properties = parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
-        voices.append(ToolVoice(
-            name=spec["name"],
-            purposes=unique,
-            phrases=_phrase_map(list(properties)),
-            schemas={k: (v if isinstance(v, dict) else {}) for k, v in properties.items()},
-            required=tuple(r for r in parameters.get("required") or [] if isinstance(r, str)),
-        ))
+        voices.append(
+            ToolVoice(
+                name=spec["name"],
+                purposes=unique,
+                phrases=_phrase_map(list(properties)),
+                schemas={k: (v if isinstance(v, dict) else {}) for k, v in properties.items()},
+                required=tuple(r for r in parameters.get("required") or [] if isinstance(r, str)),
+            )
+        )
     return tuple(voices)
 
 
@@ -516,7 +520,9 @@ def _parse_phase(text: str, pos: int, voices: Sequence[ToolVoice]) -> Iterator[t
         yield [call], end
 
 
-def _parse_phases(text: str, pos: int, voices: Sequence[ToolVoice], first: str | None, later: str | None, count: int = 0) -> Iterator[tuple[Phases, int]]:
+def _parse_phases(
+    text: str, pos: int, voices: Sequence[ToolVoice], first: str | None, later: str | None, count: int = 0
+) -> Iterator[tuple[Phases, int]]:
     for phase, end in _parse_phase(text, pos, voices):
         joiner = first if count == 0 else later
         if joiner is not None and text.startswith(joiner, end):
@@ -550,7 +556,13 @@ def _voice_map(tools: Sequence[Any]) -> dict[str, ToolVoice]:
     return {v.name: v for v in tool_voices(tools)}
 
 
-def _render_phases(voices: dict[str, ToolVoice], phases: Phases, rng: random.Random, templates: Sequence[tuple[str, str | None, str | None, str]], plain: bool) -> str:
+def _render_phases(
+    voices: dict[str, ToolVoice],
+    phases: Phases,
+    rng: random.Random,
+    templates: Sequence[tuple[str, str | None, str | None, str]],
+    plain: bool,
+) -> str:
     prefix, first, later, suffix = templates[0] if plain else rng.choice(list(templates))
     parts = []
     for phase in phases:
@@ -640,7 +652,9 @@ def render_supplement(tools: Sequence[Any], values: dict[str, Any], rng: random.
         if not plain:
             rng.shuffle(keys)
         prefix, suffix = SUPPLEMENT_TEMPLATES[0] if plain else rng.choice(SUPPLEMENT_TEMPLATES)
-        parts = [_render_argument(ARG_IS, voice.phrases[k], render_value(values[k], voice.schemas.get(k, {}), quote_all=plain)) for k in keys]
+        parts = [
+            _render_argument(ARG_IS, voice.phrases[k], render_value(values[k], voice.schemas.get(k, {}), quote_all=plain)) for k in keys
+        ]
         text = prefix + _join(parts, plain or _needs_semicolons(parts)) + suffix
         parsed = parse_supplement(text, tools)
         if parsed is not None and json.dumps(parsed, sort_keys=True) == json.dumps(values, sort_keys=True):

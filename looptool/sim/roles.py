@@ -116,7 +116,10 @@ def user_turn(payload: dict[str, Any], data: dict[str, Any], rng: random.Random,
     if data.get("mode") == "new_request":
         if not phases:
             return {"message": goal, "finished": False}
-        asked = [[{"name": c["name"], "arguments": {k: v for k, v in c["arguments"].items() if k not in withheld}} for c in phase] for phase in phases]
+        asked = [
+            [{"name": c["name"], "arguments": {k: v for k, v in c["arguments"].items() if k not in withheld}} for c in phase]
+            for phase in phases
+        ]
         return {"message": render_request(tools, asked, rng), "finished": False}
     return {"message": "Thanks, that is all.", "finished": True}
 
@@ -133,7 +136,9 @@ def tool_result(payload: dict[str, Any], data: dict[str, Any], rng: random.Rando
             content = value_for(returns, rng)
         else:
             content = {"result": value_for(returns, rng) if isinstance(returns, dict) else f"{rng.choice(WORDS)} ok"}
-        results.append({"name": call.get("name", ""), "status": "ok", "content": content if isinstance(content, dict) else {"result": content}})
+        results.append(
+            {"name": call.get("name", ""), "status": "ok", "content": content if isinstance(content, dict) else {"result": content}}
+        )
     return {"results": results or [{"name": "", "status": "error", "content": {"error": "no calls"}}]}
 
 
@@ -182,13 +187,23 @@ def label_verdict(payload: dict[str, Any], data: dict[str, Any], rng: random.Ran
     _, expected = _canonical(data)
     a_ok = _answer_ok(data.get("A"), expected)
     b_ok = _answer_ok(data.get("B"), expected)
-    verdict = {(True, False): "A_CORRECT_B_WRONG", (False, True): "B_CORRECT_A_WRONG", (True, True): "BOTH_CORRECT", (False, False): "BOTH_WRONG"}[(a_ok, b_ok)]
+    verdict = {
+        (True, False): "A_CORRECT_B_WRONG",
+        (False, True): "B_CORRECT_A_WRONG",
+        (True, True): "BOTH_CORRECT",
+        (False, False): "BOTH_WRONG",
+    }[(a_ok, b_ok)]
     if rng.random() < profile.judge_error_rate:
         verdict = rng.choice([v for v in ("A_CORRECT_B_WRONG", "B_CORRECT_A_WRONG", "BOTH_CORRECT", "BOTH_WRONG") if v != verdict])
     need = json.dumps(expected)[:300] if expected else "a text reply, no call"
     # The analysis argues the verdict given, even an erring one: a wrong judge is consistent with
     # itself (rules refuse self-contradicting answers; looptool.roles.answer_checks).
-    a_said, b_said = {"A_CORRECT_B_WRONG": (True, False), "B_CORRECT_A_WRONG": (False, True), "BOTH_CORRECT": (True, True), "BOTH_WRONG": (False, False)}[verdict]
+    a_said, b_said = {
+        "A_CORRECT_B_WRONG": (True, False),
+        "B_CORRECT_A_WRONG": (False, True),
+        "BOTH_CORRECT": (True, True),
+        "BOTH_WRONG": (False, False),
+    }[verdict]
     if a_said == b_said:
         opening = "Both answers are correct" if a_said else "Both answers are wrong"
     else:
@@ -211,10 +226,14 @@ def _fresh(calls: list[dict[str, Any]], by_name: dict[str, dict[str, Any]], rng:
 
 
 def _simulated_results(calls: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
-    return [{"role": "tool", "name": c["name"], "content": json.dumps({"result": f"{rng.choice(WORDS)} {rng.randint(1, 99)}"})} for c in calls]
+    return [
+        {"role": "tool", "name": c["name"], "content": json.dumps({"result": f"{rng.choice(WORDS)} {rng.randint(1, 99)}"})} for c in calls
+    ]
 
 
-def _call_variant(tools: list[dict[str, Any]], seed_turns: list[Turn], correct: list[dict[str, Any]], rng: random.Random, profile: ModelProfile) -> dict[str, Any]:
+def _call_variant(
+    tools: list[dict[str, Any]], seed_turns: list[Turn], correct: list[dict[str, Any]], rng: random.Random, profile: ModelProfile
+) -> dict[str, Any]:
     by_name = {t["name"]: t for t in tools}
     calls = _fresh(correct, by_name, rng)
     noisy = rng.random() < profile.wrong_call_rate
@@ -223,8 +242,11 @@ def _call_variant(tools: list[dict[str, Any]], seed_turns: list[Turn], correct: 
     if seed_turns and seed_turns[-1].role == "tool" and earlier is not None:
         # The seed continues a multi-step request: mirror it (first phase made and answered).
         first = _fresh(earlier.calls, by_name, rng)
-        history = [{"role": "user", "content": render_request(tools, [first, asked], rng)},
-                   {"role": "assistant", "content": "", "tool_calls": first}, *_simulated_results(first, rng)]
+        history = [
+            {"role": "user", "content": render_request(tools, [first, asked], rng)},
+            {"role": "assistant", "content": "", "tool_calls": first},
+            *_simulated_results(first, rng),
+        ]
         return {"history": history, "user": "", "calls": calls, "reply": ""}
     return {"history": [], "user": render_request(tools, [asked], rng), "calls": calls, "reply": ""}
 

@@ -19,8 +19,26 @@ except ImportError:  # pragma: no cover - Python < 3.11
     import sre_parse as _sre_parse
 
 WORDS = (
-    "alpha", "berlin", "paris", "tokyo", "oslo", "delta", "river", "amber", "cobalt", "summit",
-    "harbor", "maple", "quartz", "lumen", "nova", "orbit", "pixel", "tango", "violet", "willow",
+    "alpha",
+    "berlin",
+    "paris",
+    "tokyo",
+    "oslo",
+    "delta",
+    "river",
+    "amber",
+    "cobalt",
+    "summit",
+    "harbor",
+    "maple",
+    "quartz",
+    "lumen",
+    "nova",
+    "orbit",
+    "pixel",
+    "tango",
+    "violet",
+    "willow",
 )
 
 

@@ -196,7 +196,7 @@ def canonical_step(tools: list[dict[str, Any]], turns: list[Turn]) -> Step:
     requested = [by_name[c["name"]] for phase in phases for c in phase if c["name"] in by_name]
     supplied: dict[str, Any] = {}
     made = 0
-    for turn in turns[request_index + 1:]:
+    for turn in turns[request_index + 1 :]:
         if turn.role == "user":
             supplied.update(supplements(turn.text, requested))
         elif turn.role == "assistant":

@@ -239,10 +239,7 @@ def unsatisfiable_reason(constraints: Mapping[str, Any]) -> str | None:
     if "enum" in missing and not missing & {"string", "integer", "number"}:
         slots += 1
     if slots > hi:
-        return (
-            f"needs at least {slots} parameters (domain_params plus one per asked-for type) "
-            f"but param_count allows at most {hi}"
-        )
+        return f"needs at least {slots} parameters (domain_params plus one per asked-for type) but param_count allows at most {hi}"
     if constraints.get("output_fields") and constraints.get("output_format") not in ("object", "array"):
         return "output_fields need output_format 'object' or 'array'"
     ratio = constraints.get("required_ratio")
@@ -268,10 +265,7 @@ def describe_constraints(constraints: Mapping[str, Any]) -> list[str]:
     lines: list[str] = []
     naming = constraints.get("naming")
     if naming:
-        lines.append(
-            f"Function name style: {naming} ({NAMING_RULES[naming]}, at least two words), "
-            f"e.g. {NAMING_EXAMPLES[naming]}."
-        )
+        lines.append(f"Function name style: {naming} ({NAMING_RULES[naming]}, at least two words), e.g. {NAMING_EXAMPLES[naming]}.")
     verbs = constraints.get("name_verbs")
     if verbs:
         where = "the last dotted segment" if naming == "dotted" else "the function name"
@@ -279,8 +273,7 @@ def describe_constraints(constraints: Mapping[str, Any]) -> list[str]:
     count = constraints.get("param_count")
     if count:
         lines.append(
-            f"Number of parameters (top-level properties): {count[0]}"
-            + (f" to {count[1]}." if count[1] != count[0] else " exactly.")
+            f"Number of parameters (top-level properties): {count[0]}" + (f" to {count[1]}." if count[1] != count[0] else " exactly.")
         )
     types = constraints.get("param_types")
     if types:
@@ -288,10 +281,7 @@ def describe_constraints(constraints: Mapping[str, Any]) -> list[str]:
         lines.append(f"Use at least one parameter of each of these types: {', '.join(shown)}.")
     ratio = constraints.get("required_ratio")
     if ratio:
-        lines.append(
-            f"Between {round(ratio[0] * 100)}% and {round(ratio[1] * 100)}% of the parameters are "
-            "listed in `required`."
-        )
+        lines.append(f"Between {round(ratio[0] * 100)}% and {round(ratio[1] * 100)}% of the parameters are listed in `required`.")
     if constraints.get("optional_defaults"):
         lines.append("Every optional parameter (not in `required`) declares a valid `default`.")
     for param in constraints.get("domain_params", ()):
@@ -342,9 +332,7 @@ _PARAM_SCHEMA: dict[str, Any] = {
         "pattern": {"type": "string"},
         "format": {"type": "string"},
     },
-    "allOf": [
-        {"if": {"required": ["type"], "properties": {"type": {"const": "array"}}}, "then": {"required": ["items"]}}
-    ],
+    "allOf": [{"if": {"required": ["type"], "properties": {"type": {"const": "array"}}}, "then": {"required": ["items"]}}],
 }
 
 FUNCTION_SPEC_SCHEMA: dict[str, Any] = {
@@ -483,8 +471,7 @@ def action_verb(name: str, naming: str | None) -> str | None:
 
 
 _STOPWORDS = frozenset(
-    "a an and are as at be by can for from given has in into is it its of on or that the this "
-    "to was which will with".split()
+    "a an and are as at be by can for from given has in into is it its of on or that the this to was which will with".split()
 )
 
 
@@ -495,6 +482,7 @@ def similarity_tokens(name: str, description: str) -> frozenset[str]:
 
 
 # --------------------------------------------------------------------------- index
+
 
 class SpecIndex:
     """The specs already accepted, with O(1) name lookup and exact near-duplicate search
@@ -530,9 +518,8 @@ class SpecIndex:
 
 # --------------------------------------------------------------------------- the check
 
-def check_generated_spec(
-    spec: Any, constraint: Mapping[str, Any], existing: SpecIndex
-) -> list[Rejection]:
+
+def check_generated_spec(spec: Any, constraint: Mapping[str, Any], existing: SpecIndex) -> list[Rejection]:
     """All rules a generated spec breaks; an empty list means accept (then `existing.add(spec)`).
 
     A spec with an invalid shape gets only `invalid_schema`: the other rules read its fields. A
@@ -557,10 +544,7 @@ def check_generated_spec(
     params_all = list(_walk_params(spec))
 
     undocumented = [] if str(spec.get("description", "")).strip() else ["<tool>"]
-    undocumented += [
-        where for where, schema in params_all
-        if not where.endswith("[]") and not str(schema.get("description", "")).strip()
-    ]
+    undocumented += [where for where, schema in params_all if not where.endswith("[]") and not str(schema.get("description", "")).strip()]
     if undocumented:
         reject(MISSING_DESCRIPTION, f"no description for {', '.join(undocumented)}")
 
@@ -601,9 +585,7 @@ def check_generated_spec(
             )
 
     missing_params = [
-        f"{p['name']} ({why})"
-        for p in constraint.get("domain_params", ())
-        if (why := _domain_param_problem(p, params, required))
+        f"{p['name']} ({why})" for p in constraint.get("domain_params", ()) if (why := _domain_param_problem(p, params, required))
     ]
     if missing_params:
         reject(MISSING_DOMAIN_PARAM, "; ".join(missing_params))
@@ -633,16 +615,16 @@ def duplicate_rejections(spec: Mapping[str, Any], existing: SpecIndex) -> list[R
         rejections.append(Rejection(DUPLICATE_NAME, f"{name!r} duplicates existing {clash!r}"))
     similar = existing.most_similar(name, str(spec.get("description", "")))
     if similar is not None:
-        rejections.append(Rejection(
-            NEAR_DUPLICATE_DESCRIPTION,
-            f"{similar[1]:.2f} similar to existing {similar[0]!r} (threshold {existing.threshold})",
-        ))
+        rejections.append(
+            Rejection(
+                NEAR_DUPLICATE_DESCRIPTION,
+                f"{similar[1]:.2f} similar to existing {similar[0]!r} (threshold {existing.threshold})",
+            )
+        )
     return rejections
 
 
-def _domain_param_problem(
-    wanted: Mapping[str, Any], params: Mapping[str, Any], required: list[str]
-) -> str | None:
+def _domain_param_problem(wanted: Mapping[str, Any], params: Mapping[str, Any], required: list[str]) -> str | None:
     matches = [p for p in params if canonical_name(p) == wanted["name"]]
     if not matches:
         return "absent"

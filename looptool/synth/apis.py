@@ -93,7 +93,12 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
                 return {**record, "status": "rejected", "rejections": [{"code": f"output_{error.reason}", "detail": error.detail[:300]}]}
             rejections = check_generated_spec(spec, pair.constraints, SpecIndex(settings.apis.near_duplicate_threshold))
             if rejections:
-                return {**record, "status": "rejected", "spec": spec, "rejections": [{"code": r.code, "detail": r.detail} for r in rejections]}
+                return {
+                    **record,
+                    "status": "rejected",
+                    "spec": spec,
+                    "rejections": [{"code": r.code, "detail": r.detail} for r in rejections],
+                }
             return {**record, "status": CANDIDATE, "spec": spec}
 
         return work
@@ -113,8 +118,13 @@ async def synthesize_apis(caller: RoleCaller, store: RunStore, settings: SynthSe
             batch = pairs[start : start + round_size]
             names = {k: list(v) for k, v in dedup.names_by_context.items()}  # earlier rounds only
             result = await run_units(
-                ((pair.key, pair) for pair in batch), keeping(work_for(names)), out=out, errors=errors,
-                concurrency=settings.apis.concurrency, label=f"API synthesis (round {start // round_size + 1})", total=len(batch),
+                ((pair.key, pair) for pair in batch),
+                keeping(work_for(names)),
+                out=out,
+                errors=errors,
+                concurrency=settings.apis.concurrency,
+                label=f"API synthesis (round {start // round_size + 1})",
+                total=len(batch),
                 already_done=sum(1 for pair in batch if pair.key in out),
             )
             summary.failed += result.failed
@@ -171,7 +181,6 @@ def api_counts(store: RunStore, summary: UnitsSummary | None = None) -> dict[str
     if summary is not None:
         counts["llm_failures"] = summary.failed
     return counts
-
 
 
 class ApisStage(Stage):

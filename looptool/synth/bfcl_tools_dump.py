@@ -10,7 +10,16 @@ import json
 import sys
 from pathlib import Path
 
-SINGLE_TURN = ("simple_python", "multiple", "parallel", "parallel_multiple", "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple")
+SINGLE_TURN = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+)
 BACKENDS = {
     "gorilla_file_system": "GorillaFileSystem",
     "math_api": "MathAPI",

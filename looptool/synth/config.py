@@ -16,7 +16,9 @@ class ApiSynthSettings(_Strict):
     near_duplicate_threshold: float = Field(0.75, gt=0, le=1)
     concurrency: int = Field(64, ge=1)
     round_size: int = Field(
-        256, ge=1, description="units per round: a prompt lists names accepted in earlier rounds only, so the result never depends on timing"
+        256,
+        ge=1,
+        description="units per round: a prompt lists names accepted in earlier rounds only, so the result never depends on timing",
     )
 
 
@@ -85,7 +87,9 @@ class GroundingSettings(_Strict):
         "judge", description="an argument only partly backed (score above 0, below accept_score), e.g. a composed email body"
     )
     accept_score: float = Field(
-        0.5, gt=0, le=1,
+        0.5,
+        gt=0,
+        le=1,
         description="arguments scoring below this are findings; above 0.6 also refuses enum members, booleans, "
         "the number 1 and the conversation's date when nobody said them",
     )

@@ -118,7 +118,9 @@ class DialogSimulator:
                 "current_time": draw.current_time,
                 "input_json": json.dumps({"tools": specs, "n_requests": len(draw.kinds), "kinds": draw.kinds}, ensure_ascii=False),
             },
-            schema=plan_schema_for([s["name"] for s in specs], draw.kinds, [p for s in specs for p in (s.get("parameters") or {}).get("required", [])]),
+            schema=plan_schema_for(
+                [s["name"] for s in specs], draw.kinds, [p for s in specs for p in (s.get("parameters") or {}).get("required", [])]
+            ),
         )
         requests = answer.value["requests"]
         names = {s["name"] for s in specs}
@@ -128,7 +130,9 @@ class DialogSimulator:
                 raise DialogAbandoned("plan_unknown_tool", f"plan uses {unknown}, not in the dialog's tools")
         return requests
 
-    async def user_turn(self, draw: DialogPlanInput, messages: list[dict[str, Any]], request: dict[str, Any], mode: str, instruction: str) -> str:
+    async def user_turn(
+        self, draw: DialogPlanInput, messages: list[dict[str, Any]], request: dict[str, Any], mode: str, instruction: str
+    ) -> str:
         # The user sees what the assistant can do (all of the dialog's tools, as the assistant
         # sees them), so a request can be phrased naturally; the prompt forbids naming them.
         tools = [e["spec"] for e in draw.entries]
@@ -166,18 +170,32 @@ class DialogSimulator:
             else:
                 simulated.append(position)
         if simulated:
-            tools = [{**by_name[calls[p]["name"]]["spec"], **({"returns": by_name[calls[p]["name"]]["returns"]} if "returns" in by_name[calls[p]["name"]] else {})} for p in simulated]
+            tools = [
+                {
+                    **by_name[calls[p]["name"]]["spec"],
+                    **({"returns": by_name[calls[p]["name"]]["returns"]} if "returns" in by_name[calls[p]["name"]] else {}),
+                }
+                for p in simulated
+            ]
             answer = await self.caller.call(
                 "tool",
                 "execute",
-                {"current_time": draw.current_time, "input_json": json.dumps({"tools": tools, "calls": [calls[p] for p in simulated]}, ensure_ascii=False)},
+                {
+                    "current_time": draw.current_time,
+                    "input_json": json.dumps({"tools": tools, "calls": [calls[p] for p in simulated]}, ensure_ascii=False),
+                },
                 schema=tool_result_schema_for(len(simulated)),
             )
             produced = answer.value["results"]
             if len(produced) != len(simulated):
                 raise DialogAbandoned("tool_result_mismatch", f"{len(simulated)} calls but {len(produced)} results")
             for position, result in zip(simulated, produced):
-                results[position] = {"name": calls[position]["name"], "status": result["status"], "content": result["content"], "executed": False}
+                results[position] = {
+                    "name": calls[position]["name"],
+                    "status": result["status"],
+                    "content": result["content"],
+                    "executed": False,
+                }
         return [r for r in results if r is not None]
 
     async def run(self, dialog_id: str, draw: DialogPlanInput) -> dict[str, Any]:
@@ -196,7 +214,9 @@ class DialogSimulator:
         try:
             record["plan"] = await self.plan(draw)
             for number, request in enumerate(record["plan"]):
-                messages.append({"role": "user", "content": await self.user_turn(draw, messages, request, "new_request", "Make this request now.")})
+                messages.append(
+                    {"role": "user", "content": await self.user_turn(draw, messages, request, "new_request", "Make this request now.")}
+                )
                 supplied = not request.get("withhold")
                 needs_tools = request["kind"] != "no_tool"
                 fresh_user_turn = True
@@ -224,7 +244,14 @@ class DialogSimulator:
                     messages.append({"role": "assistant", "content": parsed.text or NO_ANSWER})
                     if not supplied:
                         supplied = True
-                        messages.append({"role": "user", "content": await self.user_turn(draw, messages, request, "supply", "The assistant asked for something you left out: give it now.")})
+                        messages.append(
+                            {
+                                "role": "user",
+                                "content": await self.user_turn(
+                                    draw, messages, request, "supply", "The assistant asked for something you left out: give it now."
+                                ),
+                            }
+                        )
                         fresh_user_turn = True
                         continue
                     break
@@ -245,8 +272,9 @@ class DialogsStage(Stage):
     key, title = STAGE, "dialog simulation"
     skip_message = "{key}: finished earlier ({finished_at}), skipped"
 
-    def __init__(self, caller: RoleCaller | None, settings: DialogSettings, seed: int,
-                 backends: Callable[[], Awaitable[BackendRegistry]]) -> None:
+    def __init__(
+        self, caller: RoleCaller | None, settings: DialogSettings, seed: int, backends: Callable[[], Awaitable[BackendRegistry]]
+    ) -> None:
         self.caller = caller
         self.settings = settings
         self.seed = seed
@@ -265,12 +293,21 @@ class DialogsStage(Stage):
             return await simulator.run(dialog_id, draw_dialog(dialog_id, self.seed, groups, self.settings))
 
         with JsonlWriter(ctx.store.path(STAGE, "dialogs.jsonl")) as out, JsonlWriter(ctx.store.path(STAGE, "errors.jsonl")) as errors:
-            summary = await run_units(units, work, out=out, errors=errors, concurrency=self.settings.concurrency, label="dialogs", total=count)
+            summary = await run_units(
+                units, work, out=out, errors=errors, concurrency=self.settings.concurrency, label="dialogs", total=count
+            )
         statuses: dict[str, int] = {}
         turns = steps = 0
         for record in iter_jsonl(ctx.store.path(STAGE, "dialogs.jsonl")):
             statuses[record["status"]] = statuses.get(record["status"], 0) + 1
             turns += len(record["messages"])
             steps += sum(1 for step in record["steps"] if step.get("calls"))
-        return StageOutcome(counts={"dialogs": sum(statuses.values()), "messages": turns, "tool_call_steps": steps, "llm_failures": summary.failed,
-                                    **{f"status[{k}]": v for k, v in sorted(statuses.items())}})
+        return StageOutcome(
+            counts={
+                "dialogs": sum(statuses.values()),
+                "messages": turns,
+                "tool_call_steps": steps,
+                "llm_failures": summary.failed,
+                **{f"status[{k}]": v for k, v in sorted(statuses.items())},
+            }
+        )

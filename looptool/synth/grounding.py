@@ -207,7 +207,13 @@ def _mentioned(value: str, context: GroundingContext) -> bool:
 def _placeholder(text: str, context: GroundingContext) -> bool:
     stripped = text.strip()
     folded = norm.collapse(stripped)
-    if not stripped or folded in HARD_PLACEHOLDERS or _TEMPLATE.match(stripped) or _FORMAT_STRING.match(stripped) or _INSTRUCTION.match(stripped):
+    if (
+        not stripped
+        or folded in HARD_PLACEHOLDERS
+        or _TEMPLATE.match(stripped)
+        or _FORMAT_STRING.match(stripped)
+        or _INSTRUCTION.match(stripped)
+    ):
         return True
     if not norm.words(stripped):  # punctuation only
         return True
@@ -243,7 +249,7 @@ def _parameter_words(name: str) -> set[str]:  # for booleans: is the parameter t
 
 
 def _name_echo(text: str, parameter: str) -> str | None:
-    """"whole" when the value is the parameter's name in words ("destination"; "From account" for
+    """ "whole" when the value is the parameter's name in words ("destination"; "From account" for
     from_account), "part" when its words are only some of the name's ("account"), else None."""
     from looptool.sim.phrasing import name_words
 
@@ -411,7 +417,7 @@ def ground_arguments(call: dict[str, Any], properties: dict[str, Any], context: 
         out.append(ArgumentGrounding(step=step, call=name, path=path, value=_short(value), basis=basis, score=score))
 
     arguments = call.get("arguments")
-    for key, value in (arguments.items() if isinstance(arguments, dict) else []):
+    for key, value in arguments.items() if isinstance(arguments, dict) else []:
         visit(value, key, properties.get(key, {}), key)
     return out
 

@@ -161,7 +161,7 @@ _FRACTIONS = {"half": 0.5, "quarter": 0.25}
 
 
 def _unit_phrases(folded: str) -> list[FoundNumber]:
-    """"an hour" (1), "half an hour" (0.5), "an hour and a half" (1.5), with their conversions."""
+    """ "an hour" (1), "half an hour" (0.5), "an hour and a half" (1.5), with their conversions."""
     found: list[FoundNumber] = []
     for match in _UNIT_PHRASE.finditer(folded):
         if match.group(2) not in UNITS:
@@ -196,13 +196,42 @@ def same_number(a: float, b: float, tolerance: float = 0.0) -> bool:
 
 
 # -- dates and times ----------------------------------------------------------------------------
-MONTHS = {name: number for number, names in enumerate(
-    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"), ("dec", "december")),
-    start=1) for name in names}
-WEEKDAYS = {name: number for number, names in enumerate(
-    (("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"), ("thursday", "thu", "thurs"), ("friday", "fri"),
-     ("saturday", "sat"), ("sunday", "sun"))) for name in names}
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+WEEKDAYS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("monday", "mon"),
+            ("tuesday", "tue", "tues"),
+            ("wednesday", "wed"),
+            ("thursday", "thu", "thurs"),
+            ("friday", "fri"),
+            ("saturday", "sat"),
+            ("sunday", "sun"),
+        )
+    )
+    for name in names
+}
 _MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _WEEKDAY = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
@@ -264,8 +293,18 @@ def _weekday_dates(today: date, weekday: int, qualifier: str) -> set[date]:
     return {coming, coming + timedelta(days=7)} if ahead == 0 else {coming}
 
 
-_RELATIVE_DAYS = (("day after tomorrow", 2), ("day before yesterday", -2), ("tomorrow", 1), ("yesterday", -1),
-                  ("today", 0), ("tonight", 0), ("this morning", 0), ("this afternoon", 0), ("this evening", 0), ("now", 0))
+_RELATIVE_DAYS = (
+    ("day after tomorrow", 2),
+    ("day before yesterday", -2),
+    ("tomorrow", 1),
+    ("yesterday", -1),
+    ("today", 0),
+    ("tonight", 0),
+    ("this morning", 0),
+    ("this afternoon", 0),
+    ("this evening", 0),
+    ("now", 0),
+)
 _IN_N = re.compile(r"\bin\s+(\d+)\s+(day|week)s?\b|\b(\d+)\s+(day|week)s?\s+from\s+(?:now|today)\b|\ba\s+(week)\s+from\s+(?:now|today)\b")
 _WEEKDAY_PHRASE = re.compile(r"\b(?:(next|this|coming|last|on)\s+)?" + _WEEKDAY + r"\b")
 _WEEK_PHRASE = re.compile(r"\b(next|this)\s+(week|weekend)\b")
@@ -396,7 +435,13 @@ def date_value(value: str) -> DateValue | None:
             time = None  # midnight with no seconds is how date-only values are often written
         return DateValue(frozenset({day}), time)
     found = dates(text, None)
-    whole = ISO_DATE.fullmatch(text) or SLASH_DATE.fullmatch(text) or DOT_DATE.fullmatch(text) or MONTH_DAY.fullmatch(text) or DAY_MONTH.fullmatch(text)
+    whole = (
+        ISO_DATE.fullmatch(text)
+        or SLASH_DATE.fullmatch(text)
+        or DOT_DATE.fullmatch(text)
+        or MONTH_DAY.fullmatch(text)
+        or DAY_MONTH.fullmatch(text)
+    )
     if whole and found.absolute:
         return DateValue(frozenset(found.absolute), None)
     return None

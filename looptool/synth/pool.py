@@ -176,7 +176,11 @@ def bfcl_specs(python: Path | None = None) -> Iterator[tuple[str, str, Any]]:
     from looptool.train.tokencount import looptool_pythonpath
 
     result = subprocess.run(
-        [str(python), "-m", BFCL_DUMP_MODULE], capture_output=True, text=True, check=False, env={"PYTHONPATH": looptool_pythonpath(), "PATH": "/usr/bin:/bin"}
+        [str(python), "-m", BFCL_DUMP_MODULE],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": looptool_pythonpath(), "PATH": "/usr/bin:/bin"},
     )
     if result.returncode != 0:
         raise InputError(f"reading BFCL function docs failed: {result.stderr.strip()[-500:]}")

@@ -89,15 +89,29 @@ def seed_quality(verdicts: list[dict[str, Any]], records: dict[str, dict[str, An
             by_reason[reason] += 1
             finding = next((f for f in verdict.get("findings", []) if f["reason"] == reason), None)
             if finding is not None:
-                _add_example(examples, reason, Example(id=verdict["id"], detail=shorten(finding["message"]), excerpt=_turn(messages, finding.get("step"))))
+                _add_example(
+                    examples,
+                    reason,
+                    Example(id=verdict["id"], detail=shorten(finding["message"]), excerpt=_turn(messages, finding.get("step"))),
+                )
             else:
                 step = next((s["index"] for s in verdict.get("steps", []) if s.get("verdict") != "pass"), None)
-                _add_example(examples, reason, Example(id=verdict["id"], detail=_judge_example(verdict, reason), excerpt=_turn(messages, step)))
+                _add_example(
+                    examples, reason, Example(id=verdict["id"], detail=_judge_example(verdict, reason), excerpt=_turn(messages, step))
+                )
     passed = sum(1 for v in verdicts if v.get("passed"))
-    return StageQuality(stage="seed/verify", unit="dialogs", checked=len(verdicts), accepted=passed, rejected=len(verdicts) - passed,
-                        rejected_by_reason=dict(sorted(by_reason.items())), flagged_by_reason=dict(sorted(flagged.items())),
-                        accepted_grounding=dict(sorted(basis.items())), extra={"near_duplicates_removed": len(duplicates)},
-                        examples=examples)
+    return StageQuality(
+        stage="seed/verify",
+        unit="dialogs",
+        checked=len(verdicts),
+        accepted=passed,
+        rejected=len(verdicts) - passed,
+        rejected_by_reason=dict(sorted(by_reason.items())),
+        flagged_by_reason=dict(sorted(flagged.items())),
+        accepted_grounding=dict(sorted(basis.items())),
+        extra={"near_duplicates_removed": len(duplicates)},
+        examples=examples,
+    )
 
 
 def judge_quality(verdicts: list[dict[str, Any]], samples: dict[str, StepSample], stage: str = "judge") -> StageQuality:
@@ -122,11 +136,20 @@ def judge_quality(verdicts: list[dict[str, Any]], samples: dict[str, StepSample]
     fixes = [v for v in verdicts if "guard" in v]
     blocked = sum(1 for v in fixes if v["guard"].get("blocked"))
     verdict_counts = Counter(v["verdict"] for v in verdicts)
-    return StageQuality(stage=stage, unit="label fixes (LABEL_WRONG verdicts)", checked=len(fixes), accepted=len(fixes) - blocked, rejected=blocked,
-                        rejected_by_reason=dict(sorted(by_reason.items())),
-                        extra={"judged": len(verdicts), "verdicts": dict(sorted(verdict_counts.items())),
-                               "unusable_judge_answers": dict(sorted(unusable.items()))},
-                        examples=examples)
+    return StageQuality(
+        stage=stage,
+        unit="label fixes (LABEL_WRONG verdicts)",
+        checked=len(fixes),
+        accepted=len(fixes) - blocked,
+        rejected=blocked,
+        rejected_by_reason=dict(sorted(by_reason.items())),
+        extra={
+            "judged": len(verdicts),
+            "verdicts": dict(sorted(verdict_counts.items())),
+            "unusable_judge_answers": dict(sorted(unusable.items())),
+        },
+        examples=examples,
+    )
 
 
 def _sample_excerpt(raw: dict[str, Any]) -> str:
@@ -160,17 +183,32 @@ def expand_quality(records: list[dict[str, Any]], dropped: list[str], error_seed
     if dropped:
         by_reason["near_duplicate"] += len(dropped)
         for sample_id in sorted(dropped)[:EXAMPLES_PER_REASON]:
-            _add_example(examples, "near_duplicate", Example(id=sample_id, detail="near duplicate of a sample already in D_j, the seed set or this stage"))
+            _add_example(
+                examples,
+                "near_duplicate",
+                Example(id=sample_id, detail="near duplicate of a sample already in D_j, the seed set or this stage"),
+            )
     accepted = verified - len(dropped)
-    return StageQuality(stage=stage, unit="new samples", checked=generated, accepted=accepted, rejected=generated - accepted,
-                        rejected_by_reason=dict(sorted(by_reason.items())), flagged_by_reason=dict(sorted(flagged.items())),
-                        extra={"error_seeds": error_seeds, "generator_answers_unusable": dict(sorted(lost_answers.items()))},
-                        examples=examples)
+    return StageQuality(
+        stage=stage,
+        unit="new samples",
+        checked=generated,
+        accepted=accepted,
+        rejected=generated - accepted,
+        rejected_by_reason=dict(sorted(by_reason.items())),
+        flagged_by_reason=dict(sorted(flagged.items())),
+        extra={"error_seeds": error_seeds, "generator_answers_unusable": dict(sorted(lost_answers.items()))},
+        examples=examples,
+    )
 
 
 def render_markdown(quality: StageQuality) -> str:
-    lines = [f"# Quality gates: {quality.stage}", "",
-             f"{quality.checked} {quality.unit} checked: {quality.accepted} accepted, {quality.rejected} rejected.", ""]
+    lines = [
+        f"# Quality gates: {quality.stage}",
+        "",
+        f"{quality.checked} {quality.unit} checked: {quality.accepted} accepted, {quality.rejected} rejected.",
+        "",
+    ]
     if quality.rejected_by_reason:
         lines += ["| rejected because | count | share of checked |", "|---|---|---|"]
         for reason, count in sorted(quality.rejected_by_reason.items(), key=lambda item: (-item[1], item[0])):
@@ -180,7 +218,10 @@ def render_markdown(quality: StageQuality) -> str:
     if quality.flagged_by_reason:
         lines += ["Kept and flagged: " + ", ".join(f"`{k}` {v}" for k, v in quality.flagged_by_reason.items()), ""]
     if quality.accepted_grounding:
-        lines += ["Arguments of accepted units by grounding basis: " + ", ".join(f"{k} {v}" for k, v in quality.accepted_grounding.items()), ""]
+        lines += [
+            "Arguments of accepted units by grounding basis: " + ", ".join(f"{k} {v}" for k, v in quality.accepted_grounding.items()),
+            "",
+        ]
     for key, value in quality.extra.items():
         if value not in ({}, None):
             lines.append(f"- {key}: {value if not isinstance(value, dict) else ', '.join(f'{k} {v}' for k, v in value.items())}")
@@ -212,4 +253,9 @@ def write_quality_report(store: RunStore, stage: str, quality: StageQuality) -> 
         data = json.loads(path.read_text(encoding="utf-8"))
         top = ", ".join(f"{k} {v}" for k, v in sorted(data.get("rejected_by_reason", {}).items(), key=lambda i: -i[1])[:3])
         rows.append(f"| [{data['stage']}]({path.stem}.md) | {data['checked']} | {data['accepted']} | {data['rejected']} | {top or '-'} |")
-    atomic_write_text(directory / "README.md", "# Quality gates per stage\n\n| stage | checked | accepted | rejected | top reasons |\n|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    atomic_write_text(
+        directory / "README.md",
+        "# Quality gates per stage\n\n| stage | checked | accepted | rejected | top reasons |\n|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n",
+    )

@@ -119,7 +119,9 @@ class SamplesStage(Stage):
             from looptool.train.tokencount import RuntimeTokenCounter
 
             with RuntimeTokenCounter(counter_python, model) as count:
-                report = write_verl_parquet(collected, parquet_path, settings.data_source, max_prompt_tokens=settings.max_prompt_tokens, count_tokens=count)
+                report = write_verl_parquet(
+                    collected, parquet_path, settings.data_source, max_prompt_tokens=settings.max_prompt_tokens, count_tokens=count
+                )
             counts["overlong_filtered"] = len(report.filtered)
             counts["max_prompt_tokens"] = report.max_prompt_tokens_seen
             atomic_write_json(store.path(STAGE, "overlong.json"), [{"id": f.id, "prompt_tokens": f.prompt_tokens} for f in report.filtered])

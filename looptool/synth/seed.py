@@ -26,7 +26,6 @@ from looptool.ui import console
 __all__ = ["SAMPLES", "SeedBuilder", "build_seed", "resolve_model_dir", "summary_json"]
 
 
-
 class SeedBuilder:
     """Seed construction as a list of stages, run in order through the one stage executor."""
 

@@ -73,7 +73,9 @@ def empty_turns(messages: list[dict[str, Any]]) -> Iterator[Problem]:
 def consecutive_user_turns(messages: list[dict[str, Any]]) -> Iterator[Problem]:
     for index in range(1, len(messages)):
         if messages[index].get("role") == "user" and messages[index - 1].get("role") == "user":
-            yield Problem("rule:consecutive_user_turns", f"user turns {index - 1} and {index} follow each other with no answer between", index)
+            yield Problem(
+                "rule:consecutive_user_turns", f"user turns {index - 1} and {index} follow each other with no answer between", index
+            )
 
 
 def repeats_itself(text: str, min_words: int, max_repeated_share: float) -> str | None:
@@ -87,7 +89,7 @@ def repeats_itself(text: str, min_words: int, max_repeated_share: float) -> str 
     found = norm.words(text)
     if len(found) < max(min_words, 4):
         return None
-    grams = [tuple(found[i:i + 4]) for i in range(len(found) - 3)]
+    grams = [tuple(found[i : i + 4]) for i in range(len(found) - 3)]
     share = 1 - len(set(grams)) / len(grams)
     if share > max_repeated_share:
         return f"{share:.0%} of its word 4-grams are repeats"

@@ -116,6 +116,7 @@ _SHARED_VALIDATOR = Draft202012Validator(SHARED_FILE_SCHEMA)
 
 # --------------------------------------------------------------------------- data
 
+
 @dataclass(frozen=True)
 class TreeNode:
     name: str
@@ -190,6 +191,7 @@ class SharedConstraints:
 
 
 # --------------------------------------------------------------------------- loading
+
 
 def _read_json(path: Path) -> Any:
     try:
@@ -290,9 +292,7 @@ class _Builder:
         if "children_from" in raw:
             children = self.fragment(raw["children_from"], source, where, stack)
         else:
-            children = tuple(
-                self.node(child, source, f"{where}/{child['name']}", stack) for child in raw.get("children", ())
-            )
+            children = tuple(self.node(child, source, f"{where}/{child['name']}", stack) for child in raw.get("children", ()))
         names = [child.name for child in children]
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
@@ -307,9 +307,7 @@ class _Builder:
             raise TreeError(source, where, f"children_from {name!r} is not a fragment (known: {known})")
         if name not in self._built:
             nodes, frag_source = self.fragments[name]
-            self._built[name] = tuple(
-                self.node(n, frag_source, f"fragments/{name}/{n['name']}", (*stack, name)) for n in nodes
-            )
+            self._built[name] = tuple(self.node(n, frag_source, f"fragments/{name}/{n['name']}", (*stack, name)) for n in nodes)
         return self._built[name]
 
 
@@ -373,9 +371,7 @@ def load_trees(directory: Path | None = None, domains: Iterable[str] | None = No
     wanted = list(domains) if domains is not None else list(available)
     unknown = [d for d in wanted if d not in available]
     if unknown:
-        raise TreeError(
-            directory, "", f"no tree file for domain(s) {', '.join(unknown)} (available: {', '.join(available) or 'none'})"
-        )
+        raise TreeError(directory, "", f"no tree file for domain(s) {', '.join(unknown)} (available: {', '.join(available) or 'none'})")
     if not wanted:
         raise TreeError(directory, "", "no domain tree files (*.json) found")
     return {d: load_domain(available[d], shared) for d in wanted}
@@ -404,6 +400,7 @@ def _domain_list(trees: Mapping[str, DomainTrees] | Iterable[DomainTrees]) -> li
 
 
 # --------------------------------------------------------------------------- sampling
+
 
 class _LazyPermutation:
     """Fisher-Yates shuffle drawn one element at a time: O(1) per draw, memory O(draws), so a
@@ -531,9 +528,9 @@ def render_generator_prompt(
     template = template if template is not None else load_generator_prompt()
 
     def details(leaf: LeafPath) -> str:
-        return "\n".join(
-            f"- {name.replace('_', ' ')}: {desc}" for name, desc in zip(leaf.names, leaf.descriptions) if desc
-        ) or "- (no notes)"
+        return (
+            "\n".join(f"- {name.replace('_', ' ')}: {desc}" for name, desc in zip(leaf.names, leaf.descriptions) if desc) or "- (no notes)"
+        )
 
     rules = describe_constraints(pair.constraints)
     values = {

@@ -156,7 +156,11 @@ def _shape(subject: Subject, context: RuleContext) -> Iterable[Finding]:
         *structure.empty_turns(messages),
         *([] if settings.allow_consecutive_user_turns else structure.consecutive_user_turns(messages)),
         *structure.repeating_assistant(messages, settings.repetition_min_words, settings.max_repeated_ngram_share),
-        *(structure.mixed_language(messages, settings.language_min_letters, settings.language_min_confidence) if settings.check_language else []),
+        *(
+            structure.mixed_language(messages, settings.language_min_letters, settings.language_min_confidence)
+            if settings.check_language
+            else []
+        ),
         *structure.lengths(messages, settings.max_turn_chars, settings.max_tool_result_chars, settings.max_messages),
     ]
     for problem in problems:
@@ -215,10 +219,16 @@ def _steps_answer_someone(subject: Subject, context: RuleContext) -> Iterable[Fi
     for step in subject.steps:
         before = subject.messages[step.index - 1].get("role") if step.index > 0 else None
         if before not in ("user", "tool"):
-            yield Finding(reason="rule:step_not_after_user_or_tool", message=f"the step follows a {before or 'nothing'} turn", step=step.index)
+            yield Finding(
+                reason="rule:step_not_after_user_or_tool", message=f"the step follows a {before or 'nothing'} turn", step=step.index
+            )
 
 
-_PLAN_CODES = {"ask": "plan:missing_argument_not_asked", "no_tool": "plan:no_tool_answered_with_call", "text": "plan:call_where_text_expected"}
+_PLAN_CODES = {
+    "ask": "plan:missing_argument_not_asked",
+    "no_tool": "plan:no_tool_answered_with_call",
+    "text": "plan:call_where_text_expected",
+}
 
 
 def _plan_kept(subject: Subject, context: RuleContext) -> Iterable[Finding]:
@@ -228,9 +238,15 @@ def _plan_kept(subject: Subject, context: RuleContext) -> Iterable[Finding]:
         if step.issues:  # a malformed call attempt: already a rule failure, and not a text answer
             continue
         if step.expects == "call" and not step.calls:
-            yield Finding(reason="plan:call_answered_in_text", message="the plan needs a call here; the assistant answered in text", step=step.index)
+            yield Finding(
+                reason="plan:call_answered_in_text", message="the plan needs a call here; the assistant answered in text", step=step.index
+            )
         elif step.expects in TEXT_EXPECTATIONS and step.calls:
-            yield Finding(reason=_PLAN_CODES[step.expects], message=f"the plan expects {step.expects}; the assistant called {[c.get('name') for c in step.calls]}", step=step.index)
+            yield Finding(
+                reason=_PLAN_CODES[step.expects],
+                message=f"the plan expects {step.expects}; the assistant called {[c.get('name') for c in step.calls]}",
+                step=step.index,
+            )
 
 
 def subject_grounding(subject: Subject) -> list[grounds.ArgumentGrounding]:
@@ -254,7 +270,9 @@ def _grounded(subject: Subject, context: RuleContext) -> Iterable[Finding]:
     for grounding in context.grounding(subject):
         code = grounds.code_for(grounding, settings.accept_score)
         if code is not None:
-            yield Finding(reason=code, message=grounds.describe(grounding), step=grounding.step, argument=grounding.argument, score=grounding.score)
+            yield Finding(
+                reason=code, message=grounds.describe(grounding), step=grounding.step, argument=grounding.argument, score=grounding.score
+            )
 
 
 def _variant_of_seed(subject: Subject, context: RuleContext) -> Iterable[Finding]:
@@ -266,13 +284,20 @@ def _variant_of_seed(subject: Subject, context: RuleContext) -> Iterable[Finding
     label = subject.steps[-1]
     names = [str(c.get("name")) for c in label.calls]
     if seed.answer_kind == "call" and label.calls and not set(names) & set(seed.tools) and not shares_error_kind(seed, names):
-        yield Finding(reason="edde:unrelated_to_seed", step=label.index,
-                      message=f"calls {names} share no tool with the seed's {seed.tools} and not its error kind ({seed.error_kind})")
+        yield Finding(
+            reason="edde:unrelated_to_seed",
+            step=label.index,
+            message=f"calls {names} share no tool with the seed's {seed.tools} and not its error kind ({seed.error_kind})",
+        )
     tokens = answer_tokens(subject.messages[: label.index], label.calls, label.text)
     similarity = jaccard(tokens, frozenset(seed.tokens))
     if similarity >= seed.duplicate_threshold:
-        yield Finding(reason="edde:near_duplicate_of_seed", step=label.index, score=round(similarity, 3),
-                      message=f"{similarity:.0%} the same as its seed {seed.id} (threshold {seed.duplicate_threshold:.0%})")
+        yield Finding(
+            reason="edde:near_duplicate_of_seed",
+            step=label.index,
+            score=round(similarity, 3),
+            message=f"{similarity:.0%} the same as its seed {seed.id} (threshold {seed.duplicate_threshold:.0%})",
+        )
 
 
 def shares_error_kind(seed: SeedRef, names: list[str]) -> bool:
@@ -313,7 +338,9 @@ def action_for(reason: str, settings: VerifySettings, use_judge: bool) -> GateAc
     return "reject" if action == "judge" and not use_judge else action
 
 
-def rule_findings(subject: Subject, rules: Iterable[Rule] | None = None, context: RuleContext | None = None, use_judge: bool = True) -> list[Finding]:
+def rule_findings(
+    subject: Subject, rules: Iterable[Rule] | None = None, context: RuleContext | None = None, use_judge: bool = True
+) -> list[Finding]:
     context = context or RuleContext()
     findings: list[Finding] = []
     for rule in RULES if rules is None else rules:
@@ -332,7 +359,11 @@ def answer_view(calls: list[dict[str, Any]], text: str) -> Any:
 
 async def judge_step(caller: RoleCaller, subject: Subject, step: CheckedStep, checks: list[str] | None = None) -> StepJudgement:
     """One step to the judge; `checks` are rule findings it is asked to weigh (the "judge" policy)."""
-    payload: dict[str, Any] = {"tools": subject.tools, "conversation": subject.messages[: step.index], "answer": answer_view(step.calls, step.text)}
+    payload: dict[str, Any] = {
+        "tools": subject.tools,
+        "conversation": subject.messages[: step.index],
+        "answer": answer_view(step.calls, step.text),
+    }
     if checks:
         payload["checks"] = checks
     variables = {"current_time": subject.current_time, "input_json": json.dumps(payload, ensure_ascii=False)}
@@ -381,10 +412,23 @@ def subject_from_dialog(record: dict[str, Any]) -> Subject:
         answers_user = index > 0 and messages[index - 1].get("role") == "user"
         if not calls and not answers_user and not meta.get("rule_issues"):
             continue
-        steps.append(CheckedStep(index=index, calls=calls, text=message.get("content") or "", expects=meta.get("expects"),
-                                 issues=meta.get("rule_issues") or []))
-    return Subject(id=str(record.get("id", "")), tools=record.get("tools") or [], messages=messages,
-                   current_time=record.get("current_time") or "Unknown", status=record.get("status") or "ok", steps=steps)
+        steps.append(
+            CheckedStep(
+                index=index,
+                calls=calls,
+                text=message.get("content") or "",
+                expects=meta.get("expects"),
+                issues=meta.get("rule_issues") or [],
+            )
+        )
+    return Subject(
+        id=str(record.get("id", "")),
+        tools=record.get("tools") or [],
+        messages=messages,
+        current_time=record.get("current_time") or "Unknown",
+        status=record.get("status") or "ok",
+        steps=steps,
+    )
 
 
 def subject_from_sample(sample: StepSample, expects: Expectation | None, seed: SeedRef | None = None) -> Subject:
@@ -393,8 +437,11 @@ def subject_from_sample(sample: StepSample, expects: Expectation | None, seed: S
     call or a text reply like the seed it grew from."""
     label = {"role": "assistant", "content": sample.label_text or "", "tool_calls": sample.label_calls}
     messages = [*sample.messages, label]
-    steps = [CheckedStep(index=i, calls=m["tool_calls"], text=m.get("content") or "")
-             for i, m in enumerate(sample.messages) if m.get("role") == "assistant" and m.get("tool_calls")]
+    steps = [
+        CheckedStep(index=i, calls=m["tool_calls"], text=m.get("content") or "")
+        for i, m in enumerate(sample.messages)
+        if m.get("role") == "assistant" and m.get("tool_calls")
+    ]
     steps.append(CheckedStep(index=len(sample.messages), calls=sample.label_calls, text=sample.label_text or "", expects=expects))
     return Subject(id=sample.id, tools=sample.tools, messages=messages, current_time=sample.current_time, steps=steps, seed=seed)
 
@@ -404,7 +451,9 @@ def verify_dialog_record(record: dict[str, Any], verdict: Verdict) -> dict[str, 
     return {"dialog_status": record.get("status"), **verdict.model_dump(mode="json")}
 
 
-async def verify_dialog(caller: RoleCaller, record: dict[str, Any], use_judge: bool, settings: VerifySettings | None = None) -> dict[str, Any]:
+async def verify_dialog(
+    caller: RoleCaller, record: dict[str, Any], use_judge: bool, settings: VerifySettings | None = None
+) -> dict[str, Any]:
     return verify_dialog_record(record, await verify(caller, subject_from_dialog(record), use_judge, settings))
 
 

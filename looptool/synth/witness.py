@@ -10,7 +10,23 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-FILLER_WORDS = ("alpha", "amber", "cobalt", "delta", "harbor", "lumen", "maple", "nova", "orbit", "pixel", "quartz", "summit", "tango", "violet", "willow")
+FILLER_WORDS = (
+    "alpha",
+    "amber",
+    "cobalt",
+    "delta",
+    "harbor",
+    "lumen",
+    "maple",
+    "nova",
+    "orbit",
+    "pixel",
+    "quartz",
+    "summit",
+    "tango",
+    "violet",
+    "willow",
+)
 
 
 def styled_name(words: Sequence[str], naming: str) -> str:

@@ -19,8 +19,21 @@ from looptool.tools.spec import ToolSpec, load_tool, load_tools, normalize_tool
 from looptool.tools.validate import CallIssue, validate_call
 
 __all__ = [
-    "CallIssue", "MatchResult", "ParseResult", "ToolCall", "ToolSpec", "ToolSpecError",
-    "load_tool", "load_tools", "normalize_tool", "parse_openai_tool_calls", "parse_tool_calls",
-    "render_calls_text", "render_openai_messages", "render_paper_messages", "render_system_prompt",
-    "toolmatch", "validate_call",
+    "CallIssue",
+    "MatchResult",
+    "ParseResult",
+    "ToolCall",
+    "ToolSpec",
+    "ToolSpecError",
+    "load_tool",
+    "load_tools",
+    "normalize_tool",
+    "parse_openai_tool_calls",
+    "parse_tool_calls",
+    "render_calls_text",
+    "render_openai_messages",
+    "render_paper_messages",
+    "render_system_prompt",
+    "toolmatch",
+    "validate_call",
 ]

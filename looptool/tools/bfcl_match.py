@@ -39,9 +39,16 @@ from looptool.tools.match_result import MatchResult, max_assignment
 from looptool.tools.parse import ParseResult, parse_tool_calls
 
 _PY_TYPES: dict[str, type] = {
-    "string": str, "integer": int, "float": float, "boolean": bool,
-    "array": list, "tuple": list, "dict": dict, "any": str,
-    "number": float, "object": dict,  # extension, see module docstring
+    "string": str,
+    "integer": int,
+    "float": float,
+    "boolean": bool,
+    "array": list,
+    "tuple": list,
+    "dict": dict,
+    "any": str,
+    "number": float,
+    "object": dict,  # extension, see module docstring
 }
 _ARRAY_TYPES = ("array", "tuple")
 _STRIP = re.compile(r"[ ,./\-_*^]")

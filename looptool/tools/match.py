@@ -33,14 +33,22 @@ MODES = ("reward", "bfcl")
 
 # Reward-mode reason codes.
 REWARD_REASONS = (
-    "match", "malformed", "empty_output", "unexpected_call", "no_call", "call_count",
-    "wrong_name", "missing_call", "extra_call", "missing_argument", "extra_argument",
-    "wrong_type", "wrong_value",
+    "match",
+    "malformed",
+    "empty_output",
+    "unexpected_call",
+    "no_call",
+    "call_count",
+    "wrong_name",
+    "missing_call",
+    "extra_call",
+    "missing_argument",
+    "extra_argument",
+    "wrong_type",
+    "wrong_value",
 )
 
 _MISSING = object()
-
-
 
 
 def toolmatch(
@@ -70,8 +78,9 @@ def toolmatch(
         return _reward_match(predicted, expected, index)
     if mode == "bfcl":
         # bfcl mode: `expected` holds BFCL ground-truth dicts and `tools` the function docs.
-        return bfcl_match(predicted, expected, tools, category=category,  # type: ignore[arg-type]
-                          underscore_to_dot=underscore_to_dot, greedy=bfcl_greedy)
+        ground_truth: Any = expected  # BFCL ground-truth dicts, not ToolCalls
+        docs: Any = tools  # BFCL function docs
+        return bfcl_match(predicted, ground_truth, docs, category=category, underscore_to_dot=underscore_to_dot, greedy=bfcl_greedy)
     raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
 
 
@@ -164,8 +173,9 @@ def values_equal(predicted: Any, expected: Any, schema: Any = None) -> bool:
 
 
 def _kind(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "object", type(None): "null"}.get(type(value), type(value).__name__)
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def _diff(predicted: Any, expected: Any, schema: Any, where: str) -> list[str]:
@@ -232,10 +242,7 @@ def _reward_match(predicted: Any, expected: Sequence[ToolCall | dict], index: Ma
         if p.name == e.name and values_equal(p.arguments, e.arguments, schemas[0]):
             return MatchResult(True, ["match: 1 call(s)"])
         return MatchResult(False, _explain(pred, exp, schemas, [-1]))
-    compatible = [
-        [j for j, e in enumerate(exp) if e.name == p.name and values_equal(p.arguments, e.arguments, schemas[j])]
-        for p in pred
-    ]
+    compatible = [[j for j, e in enumerate(exp) if e.name == p.name and values_equal(p.arguments, e.arguments, schemas[j])] for p in pred]
     owner = max_assignment(compatible, len(exp))
     if all(o != -1 for o in owner):
         return MatchResult(True, [f"match: {len(exp)} call(s)"])

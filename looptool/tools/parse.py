@@ -80,7 +80,7 @@ def _split_think(text: str, errors: list[str]) -> tuple[str, str]:
     first_open = rest.find(THINK_OPEN)
     if first_close != -1 and (first_open == -1 or first_close < first_open):
         think.append(rest[:first_close])
-        rest = rest[first_close + len(THINK_CLOSE):]
+        rest = rest[first_close + len(THINK_CLOSE) :]
     visible: list[str] = []
     pos = 0
     while True:
@@ -91,10 +91,10 @@ def _split_think(text: str, errors: list[str]) -> tuple[str, str]:
         visible.append(rest[pos:start])
         end = rest.find(THINK_CLOSE, start + len(THINK_OPEN))
         if end == -1:
-            think.append(rest[start + len(THINK_OPEN):])
+            think.append(rest[start + len(THINK_OPEN) :])
             errors.append("unterminated <think> block (no </think>)")
             break
-        think.append(rest[start + len(THINK_OPEN):end])
+        think.append(rest[start + len(THINK_OPEN) : end])
         pos = end + len(THINK_CLOSE)
     out = "".join(visible)
     if THINK_CLOSE in out:

@@ -125,6 +125,7 @@ def first_unsafe_pattern(schema: Any) -> tuple[str, UnsafePattern] | None:
 
 # -- jsonschema keywords over RE2 --------------------------------------------------------------
 
+
 def _pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "string"):
         return
@@ -205,7 +206,11 @@ def _unevaluated_properties(original: Any) -> Any:
 @functools.cache
 def safe_validator(cls: type) -> type:
     """`cls` (a jsonschema validator class) with every pattern keyword matched by RE2."""
-    keywords: dict[str, Any] = {"pattern": _pattern, "patternProperties": _pattern_properties, "additionalProperties": _additional_properties}
+    keywords: dict[str, Any] = {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    }
     known: dict[str, Any] = getattr(cls, "VALIDATORS")  # noqa: B009 - a jsonschema validator class attribute
     if "unevaluatedProperties" in known:
         keywords["unevaluatedProperties"] = _unevaluated_properties(known["unevaluatedProperties"])

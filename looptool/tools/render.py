@@ -40,7 +40,6 @@ def _system_template(path: str) -> string.Template:
     return string.Template(text.strip("\n"))
 
 
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -152,9 +151,7 @@ def render_openai_messages(tools: Sequence[Any], messages: Sequence[dict]) -> tu
             out.append({"role": "tool", "tool_call_id": call_id, "content": content})
             continue
         if pending:
-            raise ValueError(
-                f"messages[{pending_from}]: call(s) {[n for _, n in pending]} have no tool result before messages[{i}]"
-            )
+            raise ValueError(f"messages[{pending_from}]: call(s) {[n for _, n in pending]} have no tool result before messages[{i}]")
         if role == "assistant":
             calls = calls_from_list(message.get("tool_calls") or [], f"messages[{i}].tool_calls")
             entry: dict[str, Any] = {"role": "assistant", "content": content if (content or not calls) else None}

@@ -25,17 +25,32 @@ from looptool.tools.patterns import safe_validator
 
 # Python-ish and BFCL type names mapped to JSON Schema. "any" means unconstrained (no "type").
 TYPE_ALIASES: dict[str, str | None] = {
-    "string": "string", "str": "string", "text": "string",
-    "integer": "integer", "int": "integer", "long": "integer",
-    "number": "number", "float": "number", "double": "number",
-    "boolean": "boolean", "bool": "boolean",
-    "array": "array", "list": "array", "tuple": "array",
-    "object": "object", "dict": "object",
-    "null": "null", "none": "null",
+    "string": "string",
+    "str": "string",
+    "text": "string",
+    "integer": "integer",
+    "int": "integer",
+    "long": "integer",
+    "number": "number",
+    "float": "number",
+    "double": "number",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "array": "array",
+    "list": "array",
+    "tuple": "array",
+    "object": "object",
+    "dict": "object",
+    "null": "null",
+    "none": "null",
     "any": None,
     # BFCL's Java docs (simple_java) use Java type names.
-    "char": "string", "byte": "integer", "short": "integer",
-    "arraylist": "array", "hashmap": "object", "map": "object",
+    "char": "string",
+    "byte": "integer",
+    "short": "integer",
+    "arraylist": "array",
+    "hashmap": "object",
+    "map": "object",
 }
 
 # OpenAI allows [a-zA-Z0-9_-]{1,64}; BFCL names also use dots (e.g. "spotify.play").
@@ -72,10 +87,12 @@ def _is_strict_integer(checker: Any, instance: Any) -> bool:
 
 # Draft 7 with integers that must be JSON integers (no 1.0); used for argument values. Spec
 # patterns are untrusted (model-written or third-party), so they are matched by RE2.
-ArgumentValidator = safe_validator(jsonschema.validators.extend(
-    Draft7Validator,
-    type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
-))
+ArgumentValidator = safe_validator(
+    jsonschema.validators.extend(
+        Draft7Validator,
+        type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -142,8 +159,17 @@ def _normalize_schema(node: Any, tool: str, path: str) -> Any:
                 out["type"] = value  # left for the meta-schema check to reject with its path
         elif key in ("properties", "patternProperties", "definitions", "$defs") and isinstance(value, dict):
             out[key] = {k: _normalize_schema(v, tool, f"{path}.{key}.{k}") for k, v in value.items()}
-        elif key in ("items", "additionalProperties", "additionalItems", "not", "contains",
-                     "propertyNames", "if", "then", "else") and isinstance(value, (dict, bool)):
+        elif key in (
+            "items",
+            "additionalProperties",
+            "additionalItems",
+            "not",
+            "contains",
+            "propertyNames",
+            "if",
+            "then",
+            "else",
+        ) and isinstance(value, (dict, bool)):
             out[key] = _normalize_schema(value, tool, f"{path}.{key}")
         elif key in ("items", "anyOf", "oneOf", "allOf") and isinstance(value, list):
             out[key] = [_normalize_schema(v, tool, f"{path}.{key}[{i}]") for i, v in enumerate(value)]
@@ -188,8 +214,7 @@ def normalize_tool(raw: Any) -> dict[str, Any]:
     func = raw
     if "function" in raw and isinstance(raw.get("function"), dict):
         if raw.get("type", "function") != "function":
-            raise ToolSpecError(str(raw["function"].get("name", "?")), "type",
-                                f"expected 'function', got {raw.get('type')!r}")
+            raise ToolSpecError(str(raw["function"].get("name", "?")), "type", f"expected 'function', got {raw.get('type')!r}")
         func = raw["function"]
     name = func.get("name")
     tool = name if isinstance(name, str) and name else "?"

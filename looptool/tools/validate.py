@@ -85,15 +85,13 @@ def validate_call(call: ToolCall | dict, tools: Iterable[Any] | Mapping[str, Any
     args = call.arguments
     for name in spec.required:
         if name not in args:
-            issues.append(CallIssue("missing_required", f"{call.name}: required argument {name!r} is missing",
-                                    call.name, name))
+            issues.append(CallIssue("missing_required", f"{call.name}: required argument {name!r} is missing", call.name, name))
     extra = spec.parameters.get("additionalProperties", False)
     for name, value in args.items():
         if name in spec.properties:
             validator = spec.argument_validator(name)
         elif extra is False:
-            issues.append(CallIssue("unknown_argument", f"{call.name}: argument {name!r} is not declared",
-                                    call.name, name))
+            issues.append(CallIssue("unknown_argument", f"{call.name}: argument {name!r} is not declared", call.name, name))
             continue
         elif isinstance(extra, dict):
             validator = ArgumentValidator(extra)

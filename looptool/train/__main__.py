@@ -36,8 +36,9 @@ def load_settings(path: Path | None) -> TrainSettings:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m looptool.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m looptool.train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", type=Path)
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--init-model", type=Path, required=True)

@@ -62,7 +62,8 @@ class GRPOSettings(BaseModel):
     learning_rate: float = Field(1e-6, gt=0)
     train_batch_size: int = Field(128, ge=1, description="prompts per training step")
     mini_batch_size: int = Field(
-        128, ge=1,
+        128,
+        ge=1,
         description='prompts per optimizer update: Table 6 "rollout mini batch size" (verl actor.ppo_mini_batch_size, in prompts; '
         "verl multiplies it by the rollout count itself)",
     )
@@ -78,18 +79,13 @@ class GRPOSettings(BaseModel):
     epochs: int = Field(2, ge=1, description="passes over the iteration's dataset")
     max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
     save_freq: int = Field(50, ge=1, description="steps between trainer checkpoints")
-    keep_checkpoints: int = Field(
-        2, ge=1, description="newest trainer checkpoints kept (resume needs one; each holds optimizer state)"
-    )
+    keep_checkpoints: int = Field(2, ge=1, description="newest trainer checkpoints kept (resume needs one; each holds optimizer state)")
     seed: int = 0
 
     @model_validator(mode="after")
     def _batches_divide(self) -> GRPOSettings:
         if self.train_batch_size % self.mini_batch_size:
-            raise ValueError(
-                f"train_batch_size ({self.train_batch_size}) must be a multiple of "
-                f"mini_batch_size ({self.mini_batch_size})"
-            )
+            raise ValueError(f"train_batch_size ({self.train_batch_size}) must be a multiple of mini_batch_size ({self.mini_batch_size})")
         return self
 
 
@@ -111,23 +107,17 @@ class VerlSettings(BaseModel):
     gradient_checkpointing: bool = True
     use_remove_padding: bool = True
     ray_num_cpus: int | None = Field(None, ge=1)
-    save_hf_model: bool = Field(
-        True, description="also save HF weights in each checkpoint (no merge step needed)"
-    )
+    save_hf_model: bool = Field(True, description="also save HF weights in each checkpoint (no merge step needed)")
     # Paper Table 6: save and validate once per epoch, validation batch 128. verl counts both in
     # steps, so the launch turns "once per epoch" into (training rows // train_batch_size) steps.
     save_per_epoch: bool = Field(True, description="checkpoint once per epoch (Table 6); false: every train.grpo.save_freq steps")
     validate_per_epoch: bool = Field(True, description="validate once per epoch (Table 6); false: no validation")
-    val_file: Path | None = Field(
-        None, description="validation parquet (verl format); default: the iteration's training file"
-    )
+    val_file: Path | None = Field(None, description="validation parquet (verl format); default: the iteration's training file")
     val_batch_size: int = Field(128, ge=1, description="prompts per validation batch (Table 6)")
     project_name: str = "looptool"
     experiment_name: str | None = None
     loggers: list[str] = Field(default_factory=lambda: ["console"])
-    extra_overrides: list[str] = Field(
-        default_factory=list, description="raw Hydra overrides appended last (key=value)"
-    )
+    extra_overrides: list[str] = Field(default_factory=list, description="raw Hydra overrides appended last (key=value)")
 
     @model_validator(mode="before")
     @classmethod
@@ -165,9 +155,7 @@ class TrlSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device: Literal["cpu", "auto"] = "cpu"
-    per_device_batch_size: int = Field(
-        8, ge=1, description="completions per forward/backward micro-step"
-    )
+    per_device_batch_size: int = Field(8, ge=1, description="completions per forward/backward micro-step")
     dtype: Literal["float32", "bfloat16"] = "float32"
     gradient_checkpointing: bool = False
     extra_rewards: list[str] = Field(
@@ -219,9 +207,7 @@ class SFTSettings(BaseModel):
     max_length: int | None = Field(
         None, ge=16, description="prompt + answer tokens (default: grpo max_prompt_length + max_response_length)"
     )
-    dataset: Path | None = Field(
-        None, description="StepSample .jsonl or .parquet to learn from instead of the iteration's dataset"
-    )
+    dataset: Path | None = Field(None, description="StepSample .jsonl or .parquet to learn from instead of the iteration's dataset")
     iterations: Literal["first", "all"] | list[int] = Field(
         "first", description="which loop iterations get the warm start before their GRPO"
     )
@@ -244,9 +230,7 @@ class SFTSettings(BaseModel):
     @model_validator(mode="after")
     def _micro_divides(self) -> SFTSettings:
         if self.batch_size % self.micro_batch_size:
-            raise ValueError(
-                f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})"
-            )
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of micro_batch_size ({self.micro_batch_size})")
         return self
 
     def applies_to(self, iteration: int) -> bool:
@@ -263,9 +247,7 @@ class TrainSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     backend: Backend = "verl"
-    python: Path | None = Field(
-        None, description="interpreter of the backend's runtime env (default: runtime_python(backend))"
-    )
+    python: Path | None = Field(None, description="interpreter of the backend's runtime env (default: runtime_python(backend))")
     grpo: GRPOSettings = Field(default_factory=GRPOSettings)
     verl: VerlSettings = Field(default_factory=VerlSettings)
     trl: TrlSettings = Field(default_factory=TrlSettings)
@@ -277,9 +259,7 @@ class TrainSettings(BaseModel):
     keep_iteration_models: bool = Field(
         False, description="keep every iteration's model, not only the newest (resume needs only the newest)"
     )
-    env: dict[str, str] = Field(
-        default_factory=dict, description="extra environment for the trainer subprocess"
-    )
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the trainer subprocess")
     log_tail_lines: int = Field(40, ge=1, description="log lines shown when the trainer fails")
 
     @model_validator(mode="after")

@@ -46,8 +46,7 @@ STANDARD_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
 # The supervised warm start (verl's SFT trainer logs train/*; it has no step timer).
 SFT_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "verl": {"loss": ("train/loss",), "grad_norm": ("train/grad_norm",), "step_time_s": ()},
-    "trl": {"loss": ("loss",), "grad_norm": ("grad_norm",), "token_accuracy": ("mean_token_accuracy",),
-            "step_time_s": ("step_time_s",)},
+    "trl": {"loss": ("loss",), "grad_norm": ("grad_norm",), "token_accuracy": ("mean_token_accuracy",), "step_time_s": ("step_time_s",)},
 }
 SPREAD = "reward_spread"  # fraction of GRPO groups with reward spread, added to each TRL row
 NO_SPREAD = "no_reward_spread"  # 1.0 when the step certainly had no group with spread
@@ -91,9 +90,7 @@ def parse_trl_line(line: str) -> dict[str, float] | None:
         return None
     if not isinstance(data, dict):
         return None
-    return {
-        k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-    }
+    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _spread_fields(backend: str, row: dict[str, float]) -> None:
@@ -108,7 +105,7 @@ def _spread_fields(backend: str, row: dict[str, float]) -> None:
 def _fmt(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "-"
-    if value != 0 and (abs(value) >= 1e4 or abs(value) < 10 ** -digits):
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 10**-digits):
         return f"{value:.{digits}g}"
     return f"{value:.{digits}f}"
 
@@ -180,8 +177,13 @@ class MetricsCollector:
 
     def summary(self) -> dict[str, Any]:
         """Stats for the run record: last reward, loss and grad norm, mean step time, the spread."""
-        steps = [r for r in self.history if self._standard(r, "step_time_s") is not None or
-                 self._standard(r, "reward_mean") is not None or self._standard(r, "loss") is not None]
+        steps = [
+            r
+            for r in self.history
+            if self._standard(r, "step_time_s") is not None
+            or self._standard(r, "reward_mean") is not None
+            or self._standard(r, "loss") is not None
+        ]
         out: dict[str, Any] = {"steps": int(max((r["step"] for r in self.history), default=0))}
         names = ("reward_mean", "loss", "grad_norm") if self.stage == "grpo" else ("loss", "grad_norm", "token_accuracy")
         for name in names:

@@ -87,8 +87,7 @@ class ParquetReport:
     def summary(self) -> str:
         longest = "" if self.max_prompt_tokens_seen is None else f", longest prompt {self.max_prompt_tokens_seen} tokens"
         return (
-            f"{self.rows} rows ({self.call_rows} tool-call, {self.text_rows} text answers)"
-            f"{longest}, {len(self.filtered)} overlong filtered"
+            f"{self.rows} rows ({self.call_rows} tool-call, {self.text_rows} text answers){longest}, {len(self.filtered)} overlong filtered"
         )
 
 
@@ -104,8 +103,7 @@ def sample_to_row(sample: StepSample, index: int, data_source: str, split: str) 
             "assistant",
         }:
             raise ValueError(
-                f"sample {sample.id!r}: rendered prompt message {position} is not a "
-                f"{{role, content}} chat message: {message!r}"
+                f"sample {sample.id!r}: rendered prompt message {position} is not a {{role, content}} chat message: {message!r}"
             )
     calls = [{"name": c["name"], "arguments": c.get("arguments", {})} for c in sample.label_calls]
     return {
@@ -153,9 +151,7 @@ def write_verl_parquet(
                 if count_tokens is not None:
                     lengths = count_tokens([row["prompt"] for row in rows])
                     if len(lengths) != len(rows):
-                        raise RuntimeError(
-                            f"token counter returned {len(lengths)} lengths for {len(rows)} prompts"
-                        )
+                        raise RuntimeError(f"token counter returned {len(lengths)} lengths for {len(rows)} prompts")
                     kept = []
                     for (sample, row), n in zip(batch, lengths):
                         report.max_prompt_tokens_seen = max(report.max_prompt_tokens_seen or 0, n)
@@ -222,7 +218,5 @@ def iter_prompts(path: Path, batch_size: int = 512) -> Iterator[tuple[list[str],
     file = pq.ParquetFile(path)
     for record_batch in file.iter_batches(batch_size=batch_size, columns=["prompt", "extra_info"]):
         data = record_batch.to_pydict()
-        ids = [
-            str((info or {}).get("id", (info or {}).get("index", "?"))) for info in data["extra_info"]
-        ]
+        ids = [str((info or {}).get("id", (info or {}).get("index", "?"))) for info in data["extra_info"]]
         yield ids, data["prompt"]

@@ -70,8 +70,7 @@ def layout_problems(settings: TrainSettings) -> list[str]:
             )
         if mini_completions % n_gpus:
             problems.append(
-                f"train.grpo.mini_batch_size x rollouts_per_prompt ({mini_completions}) must be "
-                f"divisible by the GPU count ({n_gpus})"
+                f"train.grpo.mini_batch_size x rollouts_per_prompt ({mini_completions}) must be divisible by the GPU count ({n_gpus})"
             )
         else:
             per_gpu = mini_completions // n_gpus
@@ -106,9 +105,7 @@ def model_dir_problems(model_dir: Path, what: str = "init model") -> list[str]:
     return problems
 
 
-def _prompt_length_problems(
-    python: Path, model_dir: Path, dataset: Path, limit: int, report: PreflightReport
-) -> list[str]:
+def _prompt_length_problems(python: Path, model_dir: Path, dataset: Path, limit: int, report: PreflightReport) -> list[str]:
     over: list[tuple[str, int]] = []
     try:
         with RuntimeTokenCounter(python, model_dir) as count:
@@ -161,7 +158,9 @@ def local_gpu_problems(python: Path, settings: TrainSettings) -> list[str]:
         return []
     proc = subprocess.run(
         [str(python), "-c", "import torch; print(torch.cuda.device_count())"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     found = proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else None
     if found is None or not found.isdigit():
@@ -191,8 +190,7 @@ def run_preflight(
     python_ok = Path(python).is_file() and os.access(python, os.X_OK)
     if not python_ok:
         problems.append(
-            f"train.python: {settings.backend} runtime interpreter {python} not found; "
-            f"build it with scripts/setup_{settings.backend}.sh"
+            f"train.python: {settings.backend} runtime interpreter {python} not found; build it with scripts/setup_{settings.backend}.sh"
         )
     data_problems = parquet_problems(dataset)
     problems += data_problems
@@ -208,9 +206,7 @@ def run_preflight(
     if python_ok:
         problems += local_gpu_problems(python, settings)
     if python_ok and not data_problems and not model_problems and check_lengths:
-        problems += _prompt_length_problems(
-            python, init_model, dataset, settings.grpo.max_prompt_length, report
-        )
+        problems += _prompt_length_problems(python, init_model, dataset, settings.grpo.max_prompt_length, report)
     if python_ok and not data_problems and reward_file is not None:
         result = reward_check(python, reward_file, reward_name, dataset)
         if not result.get("ok"):

@@ -55,8 +55,10 @@ def release_stage_files(work_dir: Path, settings: TrainSettings, say: Callable[[
     freed = sum(n for _, n in removed)
     if removed and say is not None:
         names = ", ".join(str(p.relative_to(work_dir)) for p, _ in removed)
-        say(f"[train] removed {names} ({size_text(freed)}): resume needs none of them once the stage is recorded "
-            "(train.keep_trainer_checkpoints / keep_iteration_models keep them)")
+        say(
+            f"[train] removed {names} ({size_text(freed)}): resume needs none of them once the stage is recorded "
+            "(train.keep_trainer_checkpoints / keep_iteration_models keep them)"
+        )
     return freed
 
 

@@ -30,7 +30,15 @@ from looptool.train.config import TrainSettings
 from looptool.train.metrics import MetricsCollector
 from looptool.train.parquet import write_verl_parquet
 from looptool.train.preflight import run_preflight
-from looptool.train.process import TrainerFailed, console_sink, elapsed_text, read_jsonl_samples, stream_process, subprocess_env, write_rerun_script
+from looptool.train.process import (
+    TrainerFailed,
+    console_sink,
+    elapsed_text,
+    read_jsonl_samples,
+    stream_process,
+    subprocess_env,
+    write_rerun_script,
+)
 from looptool.train.retention import release_stage_files
 from looptool.train.tokencount import RuntimeTokenCounter
 from looptool.train.verl_backend import (
@@ -47,8 +55,7 @@ MODEL_DIR = "model"
 
 
 # The numbers a run's manifest and `looptool status` show for a training stage (rounded).
-STAGE_COUNT_KEYS = ("backend", "warm_start", "steps", "reward_mean", "reward_spread", "loss", "grad_norm",
-                    "step_time_s", "wall_s")
+STAGE_COUNT_KEYS = ("backend", "warm_start", "steps", "reward_mean", "reward_spread", "loss", "grad_norm", "step_time_s", "wall_s")
 
 
 @dataclass
@@ -76,8 +83,7 @@ def zero_spread_warning(metrics: dict[str, Any]) -> str | None:
     """The loud line for an iteration whose GRPO steps all had zero reward spread (zero gradient)."""
     if not metrics.get("no_spread_all_steps"):
         return None
-    remedy = ("a longer warm start ([train.sft])" if isinstance(metrics.get("warm_start"), dict)
-              else 'train.warm_start = "sft"')
+    remedy = "a longer warm start ([train.sft])" if isinstance(metrics.get("warm_start"), dict) else 'train.warm_start = "sft"'
     return (
         f"WARNING: no GRPO group had reward spread in any of the {metrics.get('steps')} step(s): every "
         "rollout of a prompt got the same reward, so every advantage and gradient was zero and GRPO did not "
@@ -161,12 +167,23 @@ async def _run_verl(
     env = subprocess_env(settings)
     write_rerun_script(work_dir / "train_command.sh", argv, env, work_dir)
     await stream_process(
-        argv, what="verl main_ppo", env=env, cwd=work_dir, log_path=log_path,
-        sinks=sinks, tail_lines=settings.log_tail_lines, notice=notice,
+        argv,
+        what="verl main_ppo",
+        env=env,
+        cwd=work_dir,
+        log_path=log_path,
+        sinks=sinks,
+        tail_lines=settings.log_tail_lines,
+        notice=notice,
     )
     return await export_verl_model(
-        python, checkpoint_dir, work_dir / MODEL_DIR, env=env, log_path=log_path,
-        sinks=sinks[:1], tail_lines=settings.log_tail_lines,
+        python,
+        checkpoint_dir,
+        work_dir / MODEL_DIR,
+        env=env,
+        log_path=log_path,
+        sinks=sinks[:1],
+        tail_lines=settings.log_tail_lines,
     )
 
 
@@ -198,12 +215,22 @@ async def _run_trl(
     env = subprocess_env(settings)
     write_rerun_script(work_dir / "train_command.sh", argv, env, work_dir)
     await stream_process(
-        argv, what="TRL GRPO", env=env, cwd=work_dir, log_path=log_path,
-        sinks=sinks, tail_lines=settings.log_tail_lines, notice=notice,
+        argv,
+        what="TRL GRPO",
+        env=env,
+        cwd=work_dir,
+        log_path=log_path,
+        sinks=sinks,
+        tail_lines=settings.log_tail_lines,
+        notice=notice,
     )
     if not (final_tmp / "config.json").is_file():
         raise TrainerFailed(
-            "TRL GRPO", 0, [], f"bash {work_dir / 'train_command.sh'}", log_path,
+            "TRL GRPO",
+            0,
+            [],
+            f"bash {work_dir / 'train_command.sh'}",
+            log_path,
             reason=f"exited 0 but saved no model in {final_tmp}",
         )
     model_dir = work_dir / MODEL_DIR
@@ -239,12 +266,18 @@ async def run_training(
     started = time.perf_counter()
     parquet, dataset_info = await _prepare_dataset(settings, dataset, init_model, work_dir, say)
     reward_file = write_reward_module(work_dir / REWARD_MODULE)
-    say(f"[train] pre-flight: {settings.backend} backend, {parquet}, init model {init_model} "
-        "(checks the layout, the data and the reward module in the trainer's runtime)")
+    say(
+        f"[train] pre-flight: {settings.backend} backend, {parquet}, init model {init_model} "
+        "(checks the layout, the data and the reward module in the trainer's runtime)"
+    )
     checked = time.perf_counter()
     report = await anyio.to_thread.run_sync(
         lambda: run_preflight(
-            settings, parquet, init_model, reward_file=reward_file, reward_name=REWARD_FUNCTION,
+            settings,
+            parquet,
+            init_model,
+            reward_file=reward_file,
+            reward_name=REWARD_FUNCTION,
             check_lengths=not dataset_info["converted"],
         )
     )
@@ -291,4 +324,3 @@ async def run_training(
         console_sink(console, style="bold red")(f"[train] {warning}")
     release_stage_files(work_dir, settings, say)
     return TrainResult(model_dir=model_dir, metrics=metrics, log_path=log_path)
-

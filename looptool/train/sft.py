@@ -51,13 +51,18 @@ def build_sft_dataset(settings: TrainSettings, source: Path, init_model: Path, t
     """Render, measure and write the SFT parquet (blocking: runs the tokenizer worker)."""
 
     skipped: list[str] = []
-    examples = (examples_from_samples(read_jsonl_samples(source), skipped) if source.suffix == ".jsonl"
-                else examples_from_parquet(source, skipped))
+    examples = (
+        examples_from_samples(read_jsonl_samples(source), skipped) if source.suffix == ".jsonl" else examples_from_parquet(source, skipped)
+    )
     with RuntimeTokenCounter(settings.runtime_python(), init_model) as count:
         return write_sft_parquet(
-            examples, target, max_length=settings.sft_max_length,
+            examples,
+            target,
+            max_length=settings.sft_max_length,
             max_answer_tokens=settings.grpo.max_response_length,
-            count_prompt=count, count_full=count.full, skipped=skipped,
+            count_prompt=count,
+            count_full=count.full,
+            skipped=skipped,
         )
 
 
@@ -103,9 +108,11 @@ async def run_sft(
     say(f"[train] SFT dataset {parquet}: {report.summary()}")
     if report.answer_over_response_limit:
         shown = ", ".join(f"{i} ({n})" for i, n in report.answer_over_response_limit[:5])
-        say(f"[train] warning: {len(report.answer_over_response_limit)} reference answer(s) are longer than "
+        say(
+            f"[train] warning: {len(report.answer_over_response_limit)} reference answer(s) are longer than "
             f"train.grpo.max_response_length ({settings.grpo.max_response_length} tokens), so GRPO rollouts of "
-            f"them are cut before the answer can end: {shown}")
+            f"them are cut before the answer can end: {shown}"
+        )
     problems = sft_data_problems(settings, report)
     if problems:
         raise PreflightError(problems)
@@ -122,10 +129,15 @@ async def run_sft(
     shutil.rmtree(tmp_model, ignore_errors=True)
     if settings.backend == "trl":
         job = {
-            "dataset": str(parquet), "model": str(init_model), "output_dir": str(sft_dir / "checkpoints"),
-            "final_dir": str(tmp_model), "result_path": str(sft_dir / "sft_worker_result.json"),
-            "sft": settings.sft.model_dump(mode="json"), "trl": settings.trl.model_dump(),
-            "max_length": settings.sft_max_length, "seed": settings.grpo.seed,
+            "dataset": str(parquet),
+            "model": str(init_model),
+            "output_dir": str(sft_dir / "checkpoints"),
+            "final_dir": str(tmp_model),
+            "result_path": str(sft_dir / "sft_worker_result.json"),
+            "sft": settings.sft.model_dump(mode="json"),
+            "trl": settings.trl.model_dump(),
+            "max_length": settings.sft_max_length,
+            "seed": settings.grpo.seed,
         }
         job_path = sft_dir / "sft_job.json"
         job_path.write_text(json.dumps(job, indent=2))
@@ -135,27 +147,33 @@ async def run_sft(
         from looptool.train.verl_sft import build_sft_overrides, sft_trainer_argv
 
         overrides = build_sft_overrides(
-            settings, train_file=parquet, model_path=init_model, checkpoint_dir=sft_dir / "checkpoints",
+            settings,
+            train_file=parquet,
+            model_path=init_model,
+            checkpoint_dir=sft_dir / "checkpoints",
             experiment_name=f"{settings.verl.experiment_name or work_dir.name}-sft",
         )
         argv = sft_trainer_argv(python, settings.verl.n_gpus_per_node, overrides)
         what = "verl SFT"
     write_rerun_script(sft_dir / "sft_command.sh", argv, env, sft_dir)
     say(f"[train] SFT warm start ({what}) from {init_model}; command: {sft_dir / 'sft_command.sh'}")
-    await stream_process(argv, what=what, env=env, cwd=sft_dir, log_path=log_path, sinks=[show],
-                         tail_lines=settings.log_tail_lines, notice=say)
+    await stream_process(
+        argv, what=what, env=env, cwd=sft_dir, log_path=log_path, sinks=[show], tail_lines=settings.log_tail_lines, notice=say
+    )
     if settings.backend == "trl":
         if not (tmp_model / "config.json").is_file():
-            raise TrainerFailed(what, 0, [], f"bash {sft_dir / 'sft_command.sh'}", log_path,
-                                reason=f"exited 0 but saved no model in {tmp_model}")
+            raise TrainerFailed(
+                what, 0, [], f"bash {sft_dir / 'sft_command.sh'}", log_path, reason=f"exited 0 but saved no model in {tmp_model}"
+            )
         shutil.rmtree(model_dir, ignore_errors=True)
         os.replace(tmp_model, model_dir)
         export: dict[str, Any] = {"trainer": json.loads((sft_dir / "sft_worker_result.json").read_text())}
     else:
         from looptool.train.verl_sft import export_sft_model
 
-        export = await export_sft_model(python, sft_dir / "checkpoints", model_dir, env=env, log_path=log_path,
-                                        sinks=[say], tail_lines=settings.log_tail_lines)
+        export = await export_sft_model(
+            python, sft_dir / "checkpoints", model_dir, env=env, log_path=log_path, sinks=[say], tail_lines=settings.log_tail_lines
+        )
     metrics = {
         "backend": settings.backend,
         **collector.summary(),
@@ -168,8 +186,10 @@ async def run_sft(
     tmp_result = result_file.with_name(f".{result_file.name}.tmp")
     tmp_result.write_text(json.dumps(metrics, indent=2, default=str))
     os.replace(tmp_result, result_file)
-    say(f"[train] SFT warm start done in {elapsed_text(metrics['wall_s'])}: {metrics['steps']} steps, loss "
-        f"{_num(metrics['loss_first'])} -> {_num(metrics['loss'])}; GRPO starts from {model_dir}")
+    say(
+        f"[train] SFT warm start done in {elapsed_text(metrics['wall_s'])}: {metrics['steps']} steps, loss "
+        f"{_num(metrics['loss_first'])} -> {_num(metrics['loss'])}; GRPO starts from {model_dir}"
+    )
     return SFTResult(model_dir, metrics)
 
 

@@ -190,8 +190,9 @@ def write_sft_parquet(
                 rows = []
                 for example in keep:
                     completion = _answer(example.target)
-                    rows.append({"id": example.id, "prompt": example.prompt, "completion": completion,
-                                 "messages": example.prompt + completion})
+                    rows.append(
+                        {"id": example.id, "prompt": example.prompt, "completion": completion, "messages": example.prompt + completion}
+                    )
                     report.rows += 1
                     if "<tool_call>" in example.target:
                         report.call_rows += 1
@@ -215,4 +216,3 @@ def write_sft_parquet(
         tmp.unlink(missing_ok=True)
     report.no_target = list(skipped)
     return report
-

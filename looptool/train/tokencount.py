@@ -60,9 +60,7 @@ class RuntimeTokenCounter:
             stderr.seek(0)
             tail = "\n".join(stderr.read().strip().splitlines()[-10:])
             stderr.close()
-            raise TokenCountError(
-                f"tokenizer worker for {self.model_dir} failed to start with {self.python}:\n{tail}"
-            )
+            raise TokenCountError(f"tokenizer worker for {self.model_dir} failed to start with {self.python}:\n{tail}")
         return self
 
     def __call__(self, prompts: Sequence[Messages]) -> list[int]:

@@ -83,8 +83,11 @@ def metrics_callback(extra: Any = None) -> Any:
         def on_log(self, args, state, control, logs=None, **kwargs):
             if not logs or "loss" not in logs and "reward" not in logs:
                 return
-            payload = {"step": state.global_step, "max_steps": state.max_steps,
-                       **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+            payload = {
+                "step": state.global_step,
+                "max_steps": state.max_steps,
+                **{k: v for k, v in logs.items() if isinstance(v, (int, float))},
+            }
             if self.step_times:
                 payload["step_time_s"] = self.step_times[-1]
             payload["peak_rss_mb"] = peak_rss_mb()

@@ -41,9 +41,7 @@ class _CountedReward:
         self.completions += len(completions)
         scores = self.fn(prompts=prompts, completions=completions, **kwargs)
         if len(scores) != len(completions):
-            raise RuntimeError(
-                f"reward {self.__name__} returned {len(scores)} scores for {len(completions)} completions"
-            )
+            raise RuntimeError(f"reward {self.__name__} returned {len(scores)} scores for {len(completions)} completions")
         return [None if s is None else float(s) for s in scores]
 
 

@@ -227,7 +227,11 @@ async def export_verl_model(
     step_dir = latest_checkpoint(checkpoint_dir)
     if step_dir is None:
         raise TrainerFailed(
-            "verl checkpoint export", 0, [], f"ls {checkpoint_dir}", log_path,
+            "verl checkpoint export",
+            0,
+            [],
+            f"ls {checkpoint_dir}",
+            log_path,
             reason=f"no global_step_N checkpoint with an actor/ dir under {checkpoint_dir}",
         )
     hf = saved_hf_weights(step_dir)
@@ -237,12 +241,21 @@ async def export_verl_model(
     tmp = model_dir.with_name(f".{model_dir.name}.merge-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     await stream_process(
-        merge_argv(python, step_dir, tmp), what="verl model_merger", env=env, cwd=model_dir.parent,
-        log_path=log_path, sinks=sinks, tail_lines=tail_lines,
+        merge_argv(python, step_dir, tmp),
+        what="verl model_merger",
+        env=env,
+        cwd=model_dir.parent,
+        log_path=log_path,
+        sinks=sinks,
+        tail_lines=tail_lines,
     )
     if not (tmp / "config.json").is_file():
         raise TrainerFailed(
-            "verl model_merger", 0, [], " ".join(merge_argv(python, step_dir, tmp)), log_path,
+            "verl model_merger",
+            0,
+            [],
+            " ".join(merge_argv(python, step_dir, tmp)),
+            log_path,
             reason=f"exited 0 but wrote no config.json into {tmp}",
         )
     shutil.rmtree(model_dir, ignore_errors=True)

@@ -82,8 +82,17 @@ def build_sft_overrides(
 
 def sft_trainer_argv(python: Path, n_gpus: int, overrides: Sequence[str]) -> list[str]:
     return [
-        str(python), "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-        "--nproc-per-node", str(n_gpus), "-m", SFT_MODULE, *overrides,
+        str(python),
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nnodes",
+        "1",
+        "--nproc-per-node",
+        str(n_gpus),
+        "-m",
+        SFT_MODULE,
+        *overrides,
     ]
 
 
@@ -116,21 +125,23 @@ async def export_sft_model(
     """The newest SFT checkpoint as an HF dir at `model_dir` (atomically)."""
     step_dir = latest_sft_checkpoint(checkpoint_dir)
     if step_dir is None:
-        raise TrainerFailed("verl SFT export", 0, [], f"ls {checkpoint_dir}", log_path,
-                            reason=f"no global_step_N checkpoint under {checkpoint_dir}")
+        raise TrainerFailed(
+            "verl SFT export", 0, [], f"ls {checkpoint_dir}", log_path, reason=f"no global_step_N checkpoint under {checkpoint_dir}"
+        )
     hf = step_dir / "huggingface"
     if (hf / "config.json").is_file() and (any(hf.glob("*.safetensors")) or any(hf.glob("*.bin"))):
         link_or_copy_tree(hf, model_dir)
         return {"checkpoint": str(step_dir), "export": "saved_hf_weights"}
     tmp = model_dir.with_name(f".{model_dir.name}.merge-tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    argv = [str(python), "-m", "verl.model_merger", "merge", "--backend", "fsdp",
-            "--local_dir", str(step_dir), "--target_dir", str(tmp)]
-    await stream_process(argv, what="verl model_merger (SFT)", env=env, cwd=model_dir.parent,
-                         log_path=log_path, sinks=sinks, tail_lines=tail_lines)
+    argv = [str(python), "-m", "verl.model_merger", "merge", "--backend", "fsdp", "--local_dir", str(step_dir), "--target_dir", str(tmp)]
+    await stream_process(
+        argv, what="verl model_merger (SFT)", env=env, cwd=model_dir.parent, log_path=log_path, sinks=sinks, tail_lines=tail_lines
+    )
     if not (tmp / "config.json").is_file():
-        raise TrainerFailed("verl model_merger (SFT)", 0, [], " ".join(argv), log_path,
-                            reason=f"exited 0 but wrote no config.json into {tmp}")
+        raise TrainerFailed(
+            "verl model_merger (SFT)", 0, [], " ".join(argv), log_path, reason=f"exited 0 but wrote no config.json into {tmp}"
+        )
     shutil.rmtree(model_dir, ignore_errors=True)
     os.replace(tmp, model_dir)
     return {"checkpoint": str(step_dir), "export": "model_merger"}

@@ -138,9 +138,12 @@ async def test_wrong_answers_lower_the_scores(bench: AceOracleBench, tmp_path: P
 
 async def test_lenient_answers_pass_acebench_and_fail_strict(bench: AceOracleBench, tmp_path: Path):
     """A wrong number is accepted by the official checker (top-level numbers are not compared)."""
-    item = next(i for i in load_items(["normal_atom_number"], "en") if any(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                                         for v in next(iter(i.ground_truth.values())).values()))
-    (name, arguments), = item.ground_truth.items()
+    item = next(
+        i
+        for i in load_items(["normal_atom_number"], "en")
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in next(iter(i.ground_truth.values())).values())
+    )
+    ((name, arguments),) = item.ground_truth.items()
     key = next(k for k, v in arguments.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
     changed = {**arguments, key: arguments[key] * 10 + 7}
     text = "[" + name + "(" + ", ".join(f"{k}={v!r}" for k, v in changed.items()) + ")]"
@@ -168,8 +171,8 @@ async def test_endpoint_failures_are_retried_and_finished_items_never_recomputed
             after = read_jsonl(tmp_path / "eval" / "results.jsonl")
             assert after[: len(done)] == done  # nothing already written was touched
             assert len({r["id"] for r in after}) == len(after) == len(items)
-            assert {r["id"] for r in after[len(done):]} == failed - {r["id"] for r in done}
-            assert bench.requests - before == sum(r.get("requests", 1) for r in after[len(done):])
+            assert {r["id"] for r in after[len(done) :]} == failed - {r["id"] for r in done}
+            assert bench.requests - before == sum(r.get("requests", 1) for r in after[len(done) :])
             assert not report.summary["incomplete_categories"]
             before = bench.requests
             await bench.run(tmp_path, items, settings)
@@ -180,8 +183,12 @@ async def test_endpoint_failures_are_retried_and_finished_items_never_recomputed
 
 async def test_rejected_requests_are_wrong_answers_not_retried(bench: AceOracleBench, tmp_path: Path):
     items = load_items(["normal_atom_enum", "agent_multi_step"], "en", limit=2)
-    report = await bench.run(tmp_path, items, AceBenchEvalSettings(categories=["normal_atom_enum", "agent_multi_step"], limit=2),
-                             faults=FaultPlan(rates={"400": 1.0}))
+    report = await bench.run(
+        tmp_path,
+        items,
+        AceBenchEvalSettings(categories=["normal_atom_enum", "agent_multi_step"], limit=2),
+        faults=FaultPlan(rates={"400": 1.0}),
+    )
     found = records(tmp_path)
     assert len(found) == 4 and not (tmp_path / "eval" / "errors.jsonl").read_text()
     assert {r["acebench"]["error_type"] for r in found.values()} == {"inference_error:request_rejected"}
@@ -192,8 +199,9 @@ async def test_agent_multi_turn_needs_the_user_role(tmp_path: Path):
     from looptool.config.models import ClientConfig, EndpointConfig
     from looptool.llm.client import LLMClient
 
-    client = LLMClient.from_endpoint_configs({"sim": EndpointConfig(base_url="http://127.0.0.1:9", model="m")}, {"policy": ["sim"]},
-                                             config=ClientConfig(cache=False))
+    client = LLMClient.from_endpoint_configs(
+        {"sim": EndpointConfig(base_url="http://127.0.0.1:9", model="m")}, {"policy": ["sim"]}, config=ClientConfig(cache=False)
+    )
     async with client:
         with pytest.raises(ConfigError, match="simulated user"):
             await evaluate_acebench(client, "policy", tmp_path, AceBenchEvalSettings(categories=["agent_multi_turn"], limit=1))
@@ -205,7 +213,14 @@ async def test_loop_stage_runs_once_per_iteration_and_feeds_the_curve(bench: Ace
     from looptool.store.run import RunStore
 
     store = RunStore(tmp_path / "run")
-    ids = ["normal_atom_bool_0", "normal_atom_bool_1", "special_incomplete_0", "special_incomplete_1", "agent_multi_turn_0", "agent_multi_turn_4"]
+    ids = [
+        "normal_atom_bool_0",
+        "normal_atom_bool_1",
+        "special_incomplete_0",
+        "special_incomplete_1",
+        "agent_multi_turn_0",
+        "agent_multi_turn_4",
+    ]
     settings = AceBenchEvalSettings(categories=["normal_atom_bool", "special_incomplete", "agent_multi_turn"], ids=ids)
     items = load_items(settings.categories, "en", ids=ids)  # no two of them ask the same first question
     (batch,) = await build_tables(items, "acebench", tmp_path / "tables")
@@ -242,15 +257,21 @@ def test_command_evaluates_a_config_endpoint(tmp_path: Path, capsys):
     items = [i for i in load_items(language="en") if i.id in selection]
     (batch,) = anyio.run(lambda: build_tables(items, "native", tmp_path / "tables"))
     (tmp_path / "sim.json").write_text(SimSettings(oracle_path=str(batch.path)).model_dump_json())
-    sim = subprocess.Popen([sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(tmp_path / "sim.json")],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(tmp_path / "sim.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = sim.stdout.readline() if sim.stdout else ""
         assert "listening on http" in line, line
         base_url = line.split("listening on ", 1)[1].strip()
         config = tmp_path / "run.toml"
-        config.write_text(f'[run]\ndir = "{tmp_path / "run"}"\n\n[endpoints.oracle]\nbase_url = "{base_url}"\nmodel = "oracle"\n\n'
-                          f'[endpoints.people]\nbase_url = "{base_url}"\nmodel = "user-sim"\n\n[roles]\npolicy = "oracle"\n')
+        config.write_text(
+            f'[run]\ndir = "{tmp_path / "run"}"\n\n[endpoints.oracle]\nbase_url = "{base_url}"\nmodel = "oracle"\n\n'
+            f'[endpoints.people]\nbase_url = "{base_url}"\nmodel = "user-sim"\n\n[roles]\npolicy = "oracle"\n'
+        )
         parser = argparse.ArgumentParser(prog="looptool eval")
         add_arguments(parser)
         base = ["acebench", str(config), "--endpoint", "oracle", "--ids", ",".join(selection), "--format", "native"]
@@ -258,7 +279,7 @@ def test_command_evaluates_a_config_endpoint(tmp_path: Path, capsys):
             run(parser.parse_args(base))
         assert run(parser.parse_args(base + ["--user-endpoint", "people", "--json"])) == 0
         printed = capsys.readouterr().out
-        headline = json.loads(printed[printed.index("\n{") + 1:])
+        headline = json.loads(printed[printed.index("\n{") + 1 :])
         assert headline["atom"] == 1.0 and headline["special"] == 1.0 and headline["agent"] == 1.0
         out = tmp_path / "run" / "eval" / "acebench" / "oracle-en-native"
         assert (out / "scores.md").exists() and len(read_jsonl(out / "results.jsonl")) == 3
@@ -276,20 +297,43 @@ def test_a_killed_evaluation_resumes_with_nothing_lost_or_duplicated(tmp_path: P
     """SIGKILL the CLI mid-run (the simulator slowed down so the kill lands among the units),
     rerun it: every item has exactly one record, earlier records are untouched."""
     items = load_items(["normal_atom_enum", "normal_multi_turn_user_switch"], "en", limit=6)
-    items += [i for i in load_items(["agent_multi_step"], "en") if i.id in {"agent_multi_step_2", "agent_multi_step_4", "agent_multi_step_18"}]
+    items += [
+        i for i in load_items(["agent_multi_step"], "en") if i.id in {"agent_multi_step_2", "agent_multi_step_4", "agent_multi_step_18"}
+    ]
     (batch,) = anyio.run(lambda: build_tables(items, "acebench", tmp_path / "tables"))  # no colliding requests among these
     (tmp_path / "sim.json").write_text(SimSettings(oracle_path=str(batch.path), latency_ms=60).model_dump_json())
-    sim = subprocess.Popen([sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(tmp_path / "sim.json")],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(tmp_path / "sim.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         base_url = sim.stdout.readline().split("listening on ", 1)[1].strip()
         config = tmp_path / "run.toml"
-        config.write_text(f'[run]\ndir = "{tmp_path / "run"}"\n\n[endpoints.oracle]\nbase_url = "{base_url}"\nmodel = "oracle"\n\n'
-                          '[roles]\npolicy = "oracle"\n')
+        config.write_text(
+            f'[run]\ndir = "{tmp_path / "run"}"\n\n[endpoints.oracle]\nbase_url = "{base_url}"\nmodel = "oracle"\n\n'
+            '[roles]\npolicy = "oracle"\n'
+        )
         out = tmp_path / "out"
-        command = [sys.executable, "-m", "looptool", "eval", "acebench", str(config), "--endpoint", "oracle", "--out", str(out),
-                   "--categories", "normal_atom_enum,normal_multi_turn_user_switch,agent_multi_step",
-                   "--ids", ",".join(i.id for i in items), "--concurrency", "2"]
+        command = [
+            sys.executable,
+            "-m",
+            "looptool",
+            "eval",
+            "acebench",
+            str(config),
+            "--endpoint",
+            "oracle",
+            "--out",
+            str(out),
+            "--categories",
+            "normal_atom_enum,normal_multi_turn_user_switch,agent_multi_step",
+            "--ids",
+            ",".join(i.id for i in items),
+            "--concurrency",
+            "2",
+        ]
         first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         results = out / "results.jsonl"
         while first.poll() is None and (not results.exists() or results.read_text().count("\n") < 5):

@@ -83,8 +83,10 @@ def paired(language: str):
             if line["kind"] == "state":
                 decision["process"] = line["process"][index]
             out.append((prediction, decision))
-    assert not stale, (f"{len(stale)} groups of predictions changed since the golden file was written (e.g. {stale[:3]}); "
-                       "rerun scripts/acebench_official_golden.py")
+    assert not stale, (
+        f"{len(stale)} groups of predictions changed since the golden file was written (e.g. {stale[:3]}); "
+        "rerun scripts/acebench_official_golden.py"
+    )
     return out
 
 
@@ -96,8 +98,10 @@ def ours(item, prediction) -> dict:
             verdict = check_normal_text(item.functions, prediction["text"], item.ground_truth, item.category)
         return {"valid": "1" if verdict.valid else "0"}
     verdict = check_agent_state(json_state(prediction["states"]), item.ground_truth)
-    return {"valid": "1" if verdict.valid else "0",
-            "process": 1.0 if verdict.valid else process_accuracy(prediction["process"], item.mile_stone)}
+    return {
+        "valid": "1" if verdict.valid else "0",
+        "process": 1.0 if verdict.valid else process_accuracy(prediction["process"], item.mile_stone),
+    }
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -143,12 +147,19 @@ def test_backends_reproduce_the_official_execution_step_by_step(language: str):
         steps = [digest(r.message) if r is not None else "" for r in replay.replies]
         verdict = check_agent_state(replay.final_state, item.ground_truth)
         process = 1.0 if verdict.valid else process_accuracy(replay.executed, item.mile_stone)
-        mine = {"routes": replay.routes, "steps": steps, "state": digest(replay.final_state),
-                "valid": "1" if verdict.valid else "0", "process": process}
+        mine = {
+            "routes": replay.routes,
+            "steps": steps,
+            "state": digest(replay.final_state),
+            "valid": "1" if verdict.valid else "0",
+            "process": process,
+        }
         if mine != {k: official[k] for k in mine}:
             first = next((i for i, (a, b) in enumerate(zip(steps, official["steps"])) if a != b), None)
-            differences.append(f"{item.id}/{prediction['sequence']}: first differing step {first}"
-                               f" ({prediction['messages'][first] if first is not None else 'final state or routing'})")
+            differences.append(
+                f"{item.id}/{prediction['sequence']}: first differing step {first}"
+                f" ({prediction['messages'][first] if first is not None else 'final state or routing'})"
+            )
     assert not differences, "\n".join(differences)
 
 
@@ -176,11 +187,19 @@ def acebench_checkout() -> Path | None:
 def test_regenerating_the_golden_files_from_the_official_code_gives_the_committed_ones(tmp_path: Path):
     checkout = acebench_checkout()
     if checkout is None:
-        pytest.skip(f"no ACEBench checkout (set {CHECKOUT_ENV} or clone github.com/chenchen0103/ACEBench to "
-                    f"{looptool_home() / 'acebench' / 'ACEBench'}); CI has none, the committed golden files are checked above")
+        pytest.skip(
+            f"no ACEBench checkout (set {CHECKOUT_ENV} or clone github.com/chenchen0103/ACEBench to "
+            f"{looptool_home() / 'acebench' / 'ACEBench'}); CI has none, the committed golden files are checked above"
+        )
     header, _ = golden("en")
-    command = [sys.executable, str(REPO / "scripts" / "acebench_official_golden.py"), "--checkout", str(checkout),
-               "--out-dir", str(tmp_path)]
+    command = [
+        sys.executable,
+        str(REPO / "scripts" / "acebench_official_golden.py"),
+        "--checkout",
+        str(checkout),
+        "--out-dir",
+        str(tmp_path),
+    ]
     if not (checkout / ".git").exists():
         command += ["--commit", header["commit"]]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
@@ -199,10 +218,8 @@ def test_regenerating_the_golden_files_from_the_official_code_gives_the_committe
 # (invalid Python in a milestone, a space after its bracket, a product that does not exist, a
 # ground truth that keeps a message its milestones delete, a missing login).
 REACHES_GROUND_TRUTH = {
-    "en": {f"multi_step_{n}" for n in (2, 3, 6, 7, 10, 18, 19)}
-          | {f"multi_turn_{n}" for n in (0, 1, 2, 3, 4, 5, 7, *range(16, 30))},
-    "zh": {f"multi_step_{n}" for n in (0, 1, 2, 3, 4, 5, 6, 7, 10, 18, 19)}
-          | {f"multi_turn_{n}" for n in range(30) if n != 6},
+    "en": {f"multi_step_{n}" for n in (2, 3, 6, 7, 10, 18, 19)} | {f"multi_turn_{n}" for n in (0, 1, 2, 3, 4, 5, 7, *range(16, 30))},
+    "zh": {f"multi_step_{n}" for n in (0, 1, 2, 3, 4, 5, 6, 7, 10, 18, 19)} | {f"multi_turn_{n}" for n in range(30) if n != 6},
 }
 # ... of which the strict mode fails these: their ground truth names a class with a typo, which
 # ACEBench skips (ReminderAPI, Reminderpi) and whose real state differs.

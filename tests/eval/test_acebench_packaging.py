@@ -14,16 +14,25 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_wheel_ships_acebench_data_licence_and_prompts_and_finds_them_when_installed(tmp_path: Path) -> None:
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(REPO)],
-                           capture_output=True, text=True)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "dist"), str(REPO)],
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("looptool-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
     base = "looptool/eval/data/acebench/"
-    for expected in ("LICENSE.md", "SOURCE.json", "data_en/data_agent_multi_turn.json", "data_zh/possible_answer/data_special_incomplete.json",
-                     "scenarios/en.json", "scenarios/zh.json"):
+    for expected in (
+        "LICENSE.md",
+        "SOURCE.json",
+        "data_en/data_agent_multi_turn.json",
+        "data_zh/possible_answer/data_special_incomplete.json",
+        "scenarios/en.json",
+        "scenarios/zh.json",
+    ):
         assert base + expected in names, expected
     assert sum(1 for n in names if n.startswith(base) and n.endswith(".json") and "/data_" in n) == 68
     for prompt in ("acebench_normal.md", "acebench_agent.md", "acebench_user.md"):
@@ -37,8 +46,13 @@ def test_wheel_ships_acebench_data_licence_and_prompts_and_finds_them_when_insta
         "print(len(request.messages)); "
         "e = Executor({}, ['BaseApi', 'MessageApi'], 'zh', 'multi_step'); print(e.respond('[turn_on_wifi()]').message[0]['message'])"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
-                            env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     shipped, count, commit, messages, wifi = result.stdout.split("\n")[:5]
     assert shipped == str(tmp_path / "site/looptool/eval/data/acebench")

@@ -31,9 +31,22 @@ from looptool.eval.acebench_execution import STEP_DECODE_FAILURE, Executor
 from looptool.eval.acebench_format import WireNames, item_request, native_tools, prompt
 from looptool.eval.acebench_scoreboard import CategoryScore, headline, render_markdown, summarize, table
 
-DOC = {"name": "book", "description": "Book.", "parameters": {"type": "object", "required": ["city"], "properties": {
-    "city": {"type": "string"}, "nights": {"type": "integer"}, "rate": {"type": "number"}, "vip": {"type": "boolean"},
-    "tags": {"type": "array", "items": {"type": "string"}}, "guest": {"type": "object", "properties": {"name": {"type": "string"}}}}}}
+DOC = {
+    "name": "book",
+    "description": "Book.",
+    "parameters": {
+        "type": "object",
+        "required": ["city"],
+        "properties": {
+            "city": {"type": "string"},
+            "nights": {"type": "integer"},
+            "rate": {"type": "number"},
+            "vip": {"type": "boolean"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "guest": {"type": "object", "properties": {"name": {"type": "string"}}},
+        },
+    },
+}
 TRUTH = {"book": {"city": "New York", "nights": 3, "vip": True, "tags": ["quiet", "high floor"], "guest": {"name": "Ann Lee"}}}
 
 
@@ -42,9 +55,14 @@ TRUTH = {"book": {"city": "New York", "nights": 3, "vip": True, "tags": ["quiet"
 
 def test_model_text_is_never_evaluated(tmp_path: Path):
     marker = tmp_path / "pwned"
-    attacks = (f"[f(a=__import__('os').system('touch {marker}'))]", f"[f(a=open('{marker}', 'w'))]",
-               f"[f(a=(lambda: open('{marker}', 'w'))())]", "[f(a=[x for x in ().__class__.__base__.__subclasses__()])]",
-               f"[__import__('os').system('touch {marker}')]", f"[send_message(message=open('{marker}', 'w').write('x'))]")
+    attacks = (
+        f"[f(a=__import__('os').system('touch {marker}'))]",
+        f"[f(a=open('{marker}', 'w'))]",
+        f"[f(a=(lambda: open('{marker}', 'w'))())]",
+        "[f(a=[x for x in ().__class__.__base__.__subclasses__()])]",
+        f"[__import__('os').system('touch {marker}')]",
+        f"[send_message(message=open('{marker}', 'w').write('x'))]",
+    )
     executor = Executor({}, ["BaseApi", "MessageApi"], "en", "multi_step")
     for text in attacks:
         for decode in (decode_answer, lambda t: decode_execution(t, non_call="raise")):
@@ -72,7 +90,8 @@ def test_arithmetic_is_computed_like_python_but_bounded():
 def test_acebench_decoding_quirks_are_reproduced():
     assert decode_answer("[f(a=+5, b=not 1, c=-2)]") == [{"f": {"a": -5, "b": -1, "c": -2}}]  # ACEBench negates any unary op
     assert decode_answer("[f(a=true, b=x[0], c=g(), d=dict(k=1))]") == [
-        {"f": {"a": "true", "b": "x[0]", "c": {"g": {}}, "d": {"dict": {"k": 1}}}}]
+        {"f": {"a": "true", "b": "x[0]", "c": {"g": {}}, "d": {"dict": {"k": 1}}}}
+    ]
     assert decode_answer("[a.b.f(1, k=2)]") == [{"a.b.f": {"k": 2}}]  # positional arguments dropped
     assert decode_answer("[f(k=(1, 2))]") == [{"f": {"k": (1, 2)}}]
     for bad in ("f(a=1)", "[f(a=1), 'x']", "[f(a={1, 2})]", "[f(a=f'{x}')]", "[f(a=-x)]", None):
@@ -99,7 +118,9 @@ def test_execution_decoding_adds_brackets_and_treats_non_calls_by_variant():
 
 
 def call(**arguments) -> list[dict]:
-    return [{"book": {"city": "New York", "nights": 3, "vip": True, "tags": ["quiet", "high floor"], "guest": {"name": "Ann Lee"}, **arguments}}]
+    return [
+        {"book": {"city": "New York", "nights": 3, "vip": True, "tags": ["quiet", "high floor"], "guest": {"name": "Ann Lee"}, **arguments}}
+    ]
 
 
 def test_acebench_mode_keeps_the_official_leniencies_strict_mode_does_not():
@@ -115,8 +136,13 @@ def test_acebench_mode_keeps_the_official_leniencies_strict_mode_does_not():
         assert check_calls([DOC], calls, TRUTH, "normal_atom_number").valid, label
         assert not strict_calls([DOC], calls, TRUTH).valid, label
     assert check_calls([DOC], call(), TRUTH, "normal_atom_number").valid and strict_calls([DOC], call(), TRUTH).valid
-    for label, calls in {"list order": call(tags=["high floor", "quiet"]), "required missing": [{"book": {"nights": 3}}],
-                         "extra parameter": call(extra=1), "wrong type": call(nights="3"), "string lacks the truth": call(city="York")}.items():
+    for label, calls in {
+        "list order": call(tags=["high floor", "quiet"]),
+        "required missing": [{"book": {"nights": 3}}],
+        "extra parameter": call(extra=1),
+        "wrong type": call(nights="3"),
+        "string lacks the truth": call(city="York"),
+    }.items():
         assert not check_calls([DOC], calls, TRUTH, "normal_atom_number").valid, label
         assert not strict_calls([DOC], calls, TRUTH).valid, label
     # Agent categories compare strings exactly.
@@ -131,10 +157,16 @@ def test_multi_turn_answers_lose_their_whitespace_as_in_eval_main():
     # Strings are standardised (spaces dropped on both sides), but a list inside an object is
     # compared as str(): "['high floor']" is not in "['highfloor']" once the answer lost its spaces.
     assert not verdict.valid and verdict.error_type == "value_error"
-    assert check_normal_text([DOC], text.replace(", 'wishes': ['high floor']", ""), {"book": {"city": "New York", "guest": {"name": "Ann Lee"}}},
-                             "normal_multi_turn_user_adjust").valid
+    assert check_normal_text(
+        [DOC],
+        text.replace(", 'wishes': ['high floor']", ""),
+        {"book": {"city": "New York", "guest": {"name": "Ann Lee"}}},
+        "normal_multi_turn_user_adjust",
+    ).valid
     assert strict_normal_text([DOC], text, truth).valid
-    assert not check_normal_text([DOC], "Calls: [book(city='New York')]", {"book": {"city": "New York"}}, "normal_multi_turn_user_adjust").valid
+    assert not check_normal_text(
+        [DOC], "Calls: [book(city='New York')]", {"book": {"city": "New York"}}, "normal_multi_turn_user_adjust"
+    ).valid
 
 
 def test_parallel_calls_are_matched_by_name_with_the_repeat_suffix():
@@ -144,7 +176,9 @@ def test_parallel_calls_are_matched_by_name_with_the_repeat_suffix():
     assert strict_calls([DOC], calls, truth).valid
     assert not check_calls([DOC], calls[:1], truth, "normal_single_turn_parallel_function").valid
     # Any of several ground-truth alternatives will do.
-    assert check_calls([DOC], [{"book": {"city": "Oslo"}}], [{"book": {"city": "Rome"}}, {"book": {"city": "Oslo"}}], "normal_atom_bool").valid
+    assert check_calls(
+        [DOC], [{"book": {"city": "Oslo"}}], [{"book": {"city": "Rome"}}, {"book": {"city": "Oslo"}}], "normal_atom_bool"
+    ).valid
 
 
 def test_special_phrases_substrings_in_acebench_mode_exact_in_strict_mode():
@@ -162,14 +196,20 @@ def test_special_phrases_substrings_in_acebench_mode_exact_in_strict_mode():
     assert not strict_special("Sorry: due to the limitations of the function ...", False, "x", "special_irrelevant").valid
     error = {"year": ["201x"]}
     sentence = "There is incorrect value (201x) for the parameters (year) in the conversation history."
-    assert check_special(sentence, error, "special_error_param").valid and strict_special(sentence, False, error, "special_error_param").valid
+    assert (
+        check_special(sentence, error, "special_error_param").valid and strict_special(sentence, False, error, "special_error_param").valid
+    )
     assert not strict_special(sentence.replace("(year)", "(month)"), False, error, "special_error_param").valid
     assert check_special(sentence.replace("(year)", "(month)"), error, "special_error_param").valid  # ACEBench ignores the name
 
 
 def test_agent_state_checks():
     truth = [{"BaseApi": {"wifi": True}}, {"ReminderAPI": {"reminder_list": {"1": {"t": 1}}}}, {"MessageApi": {"inbox": {"1": {"m": "a"}}}}]
-    state = [{"BaseApi": {"wifi": True}}, {"ReminderApi": {"reminder_list": {"1": {"t": 2}}}}, {"MessageApi": {"inbox": {"1": {"m": "a"}, "2": {"m": "b"}}}}]
+    state = [
+        {"BaseApi": {"wifi": True}},
+        {"ReminderApi": {"reminder_list": {"1": {"t": 2}}}},
+        {"MessageApi": {"inbox": {"1": {"m": "a"}, "2": {"m": "b"}}}},
+    ]
     assert check_agent_state(state, truth).valid  # misspelt class skipped, extra inbox key unseen
     strict = strict_agent_state(state, truth)
     assert not strict.valid and "ReminderAPI" in strict.error and "MessageApi" in strict.error
@@ -200,7 +240,9 @@ def test_multi_turn_messages_that_do_not_decode_go_to_the_user_and_report_nothin
     assert not executor.routes_to_execution("Which city?")
     assert not executor.routes_to_execution("[get_flight_details(origin='Beijing')] ")  # ACEBench's trailing-space milestones
     assert executor.final_state() == []
-    failed = executor.respond("[reserve_flight(user_id='user1', password='password123', flight_no='XX', cabin='Economy Class', payment_method='bank', baggage_count=1)]")
+    failed = executor.respond(
+        "[reserve_flight(user_id='user1', password='password123', flight_no='XX', cabin='Economy Class', payment_method='bank', baggage_count=1)]"
+    )
     assert not failed.executed and executor.final_state() == []  # an execution error reports no state in multi_turn
     executor.respond("[get_flight_details(origin='Beijing', destination='Shanghai')]")
     assert executor.final_state()[0]["Travel"]["reservations"][0]["reservation_id"] == "res_1"
@@ -210,29 +252,51 @@ def test_multi_turn_messages_that_do_not_decode_go_to_the_user_and_report_nothin
 
 
 def test_every_prompt_section_exists_in_both_languages():
-    for file, names in {"acebench_normal.md": ["normal", "preference", "special", "question", "native_normal", "native_preference", "native_special"],
-                        "acebench_agent.md": ["step", "turn", "history", "rules_phone", "rules_travel", "native_step", "native_turn"],
-                        "acebench_user.md": ["phone", "travel", "message", "opening"]}.items():
+    for file, names in {
+        "acebench_normal.md": ["normal", "preference", "special", "question", "native_normal", "native_preference", "native_special"],
+        "acebench_agent.md": ["step", "turn", "history", "rules_phone", "rules_travel", "native_step", "native_turn"],
+        "acebench_user.md": ["phone", "travel", "message", "opening"],
+    }.items():
         for name in names:
             for language in ("en", "zh"):
-                text = prompt(file, name, language, functions="F", time="T", profile="P", question="Q", history="H",
-                              rules="R", instruction="I", transcript="X")
+                text = prompt(
+                    file,
+                    name,
+                    language,
+                    functions="F",
+                    time="T",
+                    profile="P",
+                    question="Q",
+                    history="H",
+                    rules="R",
+                    instruction="I",
+                    transcript="X",
+                )
                 assert text.strip(), (file, name, language)
     special = prompt("acebench_normal.md", "special", "zh", functions="", time="")
-    for phrase in ("Missing necessary parameters", "There is incorrect value", "Due to the limitations of the function, I cannot solve this problem."):
+    for phrase in (
+        "Missing necessary parameters",
+        "There is incorrect value",
+        "Due to the limitations of the function, I cannot solve this problem.",
+    ):
         assert phrase in special  # the checker looks for the English phrases in both languages
 
 
 def test_native_tool_names_follow_openai_and_map_back():
-    docs = [{"name": "智能营销策略制定工具", "parameters": {"type": "dict", "properties": {}}}, {"name": "x" * 70},
-            {"name": "ok_name", "parameters": {"type": "object", "properties": {"a": {"type": "dict"}}, "required": ["b"]}}]
+    docs = [
+        {"name": "智能营销策略制定工具", "parameters": {"type": "dict", "properties": {}}},
+        {"name": "x" * 70},
+        {"name": "ok_name", "parameters": {"type": "object", "properties": {"a": {"type": "dict"}}, "required": ["b"]}},
+    ]
     names = WireNames.build(docs)
     tools = native_tools(docs, names)
     wires = [t["function"]["name"] for t in tools]
     assert all(len(w) <= 64 and w.replace("_", "").replace("-", "").isalnum() and w.isascii() for w in wires)
     assert len(set(wires)) == 3 and wires[2] == "ok_name"
     assert [names.original(w) for w in wires] == [d["name"] for d in docs]
-    assert tools[0]["function"]["parameters"]["type"] == "object" and tools[2]["function"]["parameters"]["properties"]["a"]["type"] == "object"
+    assert (
+        tools[0]["function"]["parameters"]["type"] == "object" and tools[2]["function"]["parameters"]["properties"]["a"]["type"] == "object"
+    )
 
 
 def test_both_formats_send_the_same_conversation():
@@ -272,7 +336,12 @@ def test_another_data_copy_can_be_named_and_bad_copies_fail_clearly(tmp_path: Pa
 
 
 def test_categories_groups_and_ids():
-    assert resolve_categories(["atom_bool", "special"]) == ["normal_atom_bool", "special_incomplete", "special_error_param", "special_irrelevant"]
+    assert resolve_categories(["atom_bool", "special"]) == [
+        "normal_atom_bool",
+        "special_incomplete",
+        "special_error_param",
+        "special_irrelevant",
+    ]
     assert resolve_categories(["all"]) == list(CATEGORIES)
     with pytest.raises(ValueError, match="simple_python"):
         resolve_categories(["simple_python"])
@@ -300,11 +369,19 @@ def test_table2_follows_acebench_formulas():
 
 
 def test_multi_turn_dialogs_count_once_and_only_when_every_turn_is_right():
-    items = [("normal_multi_turn_user_adjust_0_0", "normal_multi_turn_user_adjust"), ("normal_multi_turn_user_adjust_0_1", "normal_multi_turn_user_adjust"),
-             ("normal_multi_turn_user_adjust_1_0", "normal_multi_turn_user_adjust"), ("agent_multi_step_0", "agent_multi_step")]
+    items = [
+        ("normal_multi_turn_user_adjust_0_0", "normal_multi_turn_user_adjust"),
+        ("normal_multi_turn_user_adjust_0_1", "normal_multi_turn_user_adjust"),
+        ("normal_multi_turn_user_adjust_1_0", "normal_multi_turn_user_adjust"),
+        ("agent_multi_step_0", "agent_multi_step"),
+    ]
     verdict = lambda ok: {"acebench": {"valid": ok}, "strict": {"valid": ok}}  # noqa: E731
-    records = {"normal_multi_turn_user_adjust_0_0": verdict(True), "normal_multi_turn_user_adjust_0_1": verdict(False),
-               "normal_multi_turn_user_adjust_1_0": verdict(True), "agent_multi_step_0": {**verdict(False), "process_accuracy": 0.5}}
+    records = {
+        "normal_multi_turn_user_adjust_0_0": verdict(True),
+        "normal_multi_turn_user_adjust_0_1": verdict(False),
+        "normal_multi_turn_user_adjust_1_0": verdict(True),
+        "agent_multi_step_0": {**verdict(False), "process_accuracy": 0.5},
+    }
     summary = summarize(items, records)
     row = summary["modes"]["acebench"]["categories"]["normal_multi_turn_user_adjust"]
     assert (row["correct"], row["total"], row["process_accuracy"]) == (1, 2, 0.75)
@@ -327,16 +404,25 @@ def test_oracle_rows_can_answer_steps_after_the_last_user_message(tmp_path: Path
     from looptool.sim.settings import SimSettings
 
     table_path = tmp_path / "t.jsonl"
-    rows = [OracleRow(user=["go"], tools=["f"], calls=[{"name": "f", "arguments": {"n": 1}}]),
-            OracleRow(user=["go"], tools=["f"], calls=[{"name": "f", "arguments": {"n": 2}}], step=1)]
+    rows = [
+        OracleRow(user=["go"], tools=["f"], calls=[{"name": "f", "arguments": {"n": 1}}]),
+        OracleRow(user=["go"], tools=["f"], calls=[{"name": "f", "arguments": {"n": 2}}], step=1),
+    ]
     table_path.write_text("".join(r.model_dump_json() + "\n" for r in rows))
     settings = SimSettings(oracle_path=str(table_path))
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
     history = [{"role": "user", "content": "go"}]
-    made = {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    made = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+    }
     answers = []
-    for messages in (history, history + [made, {"role": "tool", "tool_call_id": "c", "content": "ok"}],
-                     history + [made, {"role": "tool", "tool_call_id": "c", "content": "ok"}] * 2):
+    for messages in (
+        history,
+        history + [made, {"role": "tool", "tool_call_id": "c", "content": "ok"}],
+        history + [made, {"role": "tool", "tool_call_id": "c", "content": "ok"}] * 2,
+    ):
         message, _ = oracle_message({"messages": messages, "tools": tools}, settings, random.Random(0))
         answers.append(json.loads(message["tool_calls"][0]["function"]["arguments"]) if message.get("tool_calls") else message["content"])
     assert answers == [{"n": 1}, {"n": 2}, TURN_DONE_TEXT]
@@ -347,7 +433,9 @@ def test_the_loop_config_embeds_acebench_settings():
 
     from looptool.loop.config import LoopSettings
 
-    loop = LoopSettings.model_validate({"eval": {"acebench_each_iteration": True, "acebench": {"language": "zh", "categories": ["atom", "agent"]}}})
+    loop = LoopSettings.model_validate(
+        {"eval": {"acebench_each_iteration": True, "acebench": {"language": "zh", "categories": ["atom", "agent"]}}}
+    )
     assert loop.eval.acebench_each_iteration and loop.eval.acebench.language == "zh"
     assert loop.eval.acebench.categories[0] == "normal_atom_bool" and loop.eval.acebench.categories[-1] == "agent_multi_turn"
     assert not LoopSettings().eval.acebench_each_iteration

@@ -35,10 +35,18 @@ from looptool.store.jsonl import read_jsonl
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 # Independent copy of the data bugs documented in looptool.eval.selfcheck (bfcl-eval 2026.3.23).
-UNPASSABLE = {"live_simple_106-63-0", "live_simple_112-68-0", "live_multiple_507-149-4", "live_multiple_862-181-3",
-              "live_multiple_964-207-0"}
-CONTRADICTORY = {"live_irrelevance_118-7-8": "live_simple_29-7-2", "live_irrelevance_565-173-0": "live_multiple_262-125-1",
-                 "live_irrelevance_567-175-0": "live_simple_176-102-0"}
+UNPASSABLE = {
+    "live_simple_106-63-0",
+    "live_simple_112-68-0",
+    "live_multiple_507-149-4",
+    "live_multiple_862-181-3",
+    "live_multiple_964-207-0",
+}
+CONTRADICTORY = {
+    "live_irrelevance_118-7-8": "live_simple_29-7-2",
+    "live_irrelevance_565-173-0": "live_multiple_262-125-1",
+    "live_irrelevance_567-175-0": "live_simple_176-102-0",
+}
 KNOWN_FAILURES = UNPASSABLE | set(CONTRADICTORY)
 SINGLE_TURN = list(GROUPS["single_turn"])
 
@@ -49,7 +57,9 @@ async def bench(require_runtime, tmp_path: Path):
     async with SimServer(SimSettings()) as server:
         client = LLMClient.from_endpoint_configs(
             {"sim": EndpointConfig(base_url=server.base_url, model="oracle", max_concurrency=48)},
-            {"policy": ["sim"]}, config=ClientConfig(cache=False))
+            {"policy": ["sim"]},
+            config=ClientConfig(cache=False),
+        )
         async with client, BfclWorker(tmp_path / "worker", python=python) as worker:
             yield OracleBench(server, client, worker)
 
@@ -138,7 +148,9 @@ async def test_failed_items_are_retried_and_finished_ones_never_recomputed(bench
     # One attempt per request: a simulated 503 makes the endpoint give up on the item at once.
     bench.client = LLMClient.from_endpoint_configs(
         {"sim": EndpointConfig(base_url=bench.server.base_url, model="oracle", max_concurrency=48)},
-        {"policy": ["sim"]}, config=ClientConfig(cache=False, retry=RetryConfig(max_attempts=1)))
+        {"policy": ["sim"]},
+        config=ClientConfig(cache=False, retry=RetryConfig(max_attempts=1)),
+    )
     first = await bench.run(out, "paper", batches, limit=8, faults=FaultPlan(rates={"503": 0.25}))
     errors = read_jsonl(out / "eval" / "errors.jsonl")
     done = read_jsonl(out / "eval" / "results.jsonl")
@@ -151,9 +163,9 @@ async def test_failed_items_are_retried_and_finished_ones_never_recomputed(bench
     after = read_jsonl(out / "eval" / "results.jsonl")
     assert after[: len(done)] == done  # nothing already written was touched
     assert len({r["id"] for r in after}) == len(after) == 32
-    assert {r["id"] for r in after[len(done):]} == failed_ids
+    assert {r["id"] for r in after[len(done) :]} == failed_ids
     # One request per retried single-turn item, a whole dialog per retried multi-turn item.
-    expected = sum(r.get("requests", 1) for r in after[len(done):])
+    expected = sum(r.get("requests", 1) for r in after[len(done) :])
     assert bench.requests - before == expected
     assert all(r["valid"] for r in after)
 
@@ -189,22 +201,43 @@ def test_command_evaluates_a_config_endpoint(require_runtime, tmp_path: Path, ca
 
     table = anyio.run(build_table)
     (tmp_path / "sim.json").write_text(SimSettings(oracle_path=str(table)).model_dump_json())
-    sim = subprocess.Popen([sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(tmp_path / "sim.json")],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(tmp_path / "sim.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = sim.stdout.readline() if sim.stdout else ""  # printed once listening
         assert "listening on http" in line, line
         base_url = line.split("listening on ", 1)[1].strip()
         config = tmp_path / "run.toml"
-        config.write_text(f'[run]\ndir = "{tmp_path / "run"}"\n\n[endpoints.oracle]\nbase_url = "{base_url}"\nmodel = "oracle"\n\n'
-                          '[roles]\npolicy = "oracle"\n')
+        config.write_text(
+            f'[run]\ndir = "{tmp_path / "run"}"\n\n[endpoints.oracle]\nbase_url = "{base_url}"\nmodel = "oracle"\n\n'
+            '[roles]\npolicy = "oracle"\n'
+        )
         parser = argparse.ArgumentParser(prog="looptool eval")
         add_arguments(parser)
-        args = parser.parse_args(["bfcl", str(config), "--endpoint", "oracle", "--categories", "simple,irrelevance,multi_turn_base",
-                                  "--ids", ",".join(selection), "--format", "native", "--bfcl-python", str(python), "--json"])
+        args = parser.parse_args(
+            [
+                "bfcl",
+                str(config),
+                "--endpoint",
+                "oracle",
+                "--categories",
+                "simple,irrelevance,multi_turn_base",
+                "--ids",
+                ",".join(selection),
+                "--format",
+                "native",
+                "--bfcl-python",
+                str(python),
+                "--json",
+            ]
+        )
         assert run(args) == 0
         printed = capsys.readouterr().out  # progress lines, then the JSON object
-        headline = json.loads(printed[printed.index("\n{") + 1:])
+        headline = json.loads(printed[printed.index("\n{") + 1 :])
         assert headline["non_live_ast"] == 1.0 and headline["multi_turn"] == 1.0 and headline["irrelevance"] == 1.0
         out = tmp_path / "run" / "eval" / "bfcl" / "oracle-native"
         assert (out / "scores.md").exists() and len(read_jsonl(out / "results.jsonl")) == 4

@@ -16,8 +16,11 @@ from looptool.eval.bfcl_client import BfclWorker, BfclWorkerError, looptool_root
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 ITEM = "multi_turn_base_0"  # file system: cd document, mkdir temp, mv final_report.pdf temp; then grep ...
-TURN0 = [{"name": "cd", "arguments": {"folder": "document"}}, {"name": "mkdir", "arguments": {"dir_name": "temp"}},
-         {"name": "mv", "arguments": {"source": "final_report.pdf", "destination": "temp"}}]
+TURN0 = [
+    {"name": "cd", "arguments": {"folder": "document"}},
+    {"name": "mkdir", "arguments": {"dir_name": "temp"}},
+    {"name": "mv", "arguments": {"source": "final_report.pdf", "destination": "temp"}},
+]
 
 
 @pytest.fixture
@@ -29,16 +32,25 @@ async def worker(require_runtime, tmp_path: Path):
 async def test_items_ground_truth_and_ast_verdicts(worker: BfclWorker):
     assert worker.version == "2026.3.23"
     selection = await worker.call("items", categories=["simple_python", "multi_turn_miss_func"], limit=2)
-    assert [i["id"] for i in selection["items"]] == ["simple_python_0", "simple_python_1", "multi_turn_miss_func_0", "multi_turn_miss_func_1"]
+    assert [i["id"] for i in selection["items"]] == [
+        "simple_python_0",
+        "simple_python_1",
+        "multi_turn_miss_func_0",
+        "multi_turn_miss_func_1",
+    ]
     assert selection["available"] == {"simple_python": 400, "multi_turn_miss_func": 200}
     assert selection["items"][2]["missed_function"]["3"][0]["name"] == "sort"
     truth = await worker.call("ground_truth", ids=["simple_python_0", ITEM])
     assert truth["simple_python_0"] == [{"calculate_triangle_area": {"base": [10], "height": [5], "unit": ["units", ""]}}]
     # "sort('final_report.pdf')" is positional in BFCL's data; bound to its keyword from the signature.
     assert truth[ITEM][2] == [{"name": "sort", "arguments": {"file_name": "final_report.pdf"}}]
-    right = await worker.call("score_ast", item="simple_python_0", calls=[{"name": "calculate_triangle_area", "arguments": {"base": 10, "height": 5}}])
+    right = await worker.call(
+        "score_ast", item="simple_python_0", calls=[{"name": "calculate_triangle_area", "arguments": {"base": 10, "height": 5}}]
+    )
     assert right == {"valid": True}
-    wrong = await worker.call("score_ast", item="simple_python_0", calls=[{"name": "calculate_triangle_area", "arguments": {"base": 10, "height": 6}}])
+    wrong = await worker.call(
+        "score_ast", item="simple_python_0", calls=[{"name": "calculate_triangle_area", "arguments": {"base": 10, "height": 6}}]
+    )
     assert wrong["valid"] is False and wrong["error_type"] == "value_error:others"
     none = await worker.call("score_ast", item="simple_python_0", calls=[])
     assert none["valid"] is False and none["error_type"] == "ast_decoder:decoder_failed"
@@ -88,8 +100,15 @@ async def test_turn_verdicts_follow_bfcl_semantics(worker: BfclWorker):
 
     # Wrong state: the file is moved to the wrong folder.
     await worker.call("mt_open", item=ITEM)
-    await worker.call("mt_exec", item=ITEM, calls=TURN0[:2] + [{"name": "mkdir", "arguments": {"dir_name": "other"}},
-                                                              {"name": "mv", "arguments": {"source": "final_report.pdf", "destination": "other"}}])
+    await worker.call(
+        "mt_exec",
+        item=ITEM,
+        calls=TURN0[:2]
+        + [
+            {"name": "mkdir", "arguments": {"dir_name": "other"}},
+            {"name": "mv", "arguments": {"source": "final_report.pdf", "destination": "other"}},
+        ],
+    )
     state = await worker.call("mt_end_turn", item=ITEM, turn=0)
     assert state["valid"] is False and state["error_type"] == "multi_turn:instance_state_mismatch"
     assert "root" in state["differences"]
@@ -118,6 +137,12 @@ for bad in ["f(x=__import__('os').system('id'))", "a.b(x=1)", "f(**{'a': 1})", "
     raise SystemExit("accepted " + bad)
 print("ok")
 """
-    done = subprocess.run([str(require_runtime("bfcl")), "-c", code], check=False, capture_output=True, text=True, timeout=120,
-                          env={"PYTHONPATH": str(looptool_root()), "PATH": "/usr/bin:/bin", "BFCL_PROJECT_ROOT": "/tmp/looptool-bfcl-test"})
+    done = subprocess.run(
+        [str(require_runtime("bfcl")), "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(looptool_root()), "PATH": "/usr/bin:/bin", "BFCL_PROJECT_ROOT": "/tmp/looptool-bfcl-test"},
+    )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

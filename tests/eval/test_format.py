@@ -11,16 +11,31 @@ from looptool.eval.bfcl_format import NameMap, WireTools, build_request, decode_
 from looptool.llm.types import Choice, LLMResult, Usage
 
 TOOLS = [
-    {"name": "spotify.play", "description": "Play music.", "parameters": {
-        "type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"}}, "required": ["artist"]}},
-    {"name": "get_weather", "description": "Weather.", "parameters": {
-        "type": "dict", "properties": {"city": {"type": "string"}, "days": {"type": "float"}}, "required": ["city"]}},
+    {
+        "name": "spotify.play",
+        "description": "Play music.",
+        "parameters": {
+            "type": "dict",
+            "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"}},
+            "required": ["artist"],
+        },
+    },
+    {
+        "name": "get_weather",
+        "description": "Weather.",
+        "parameters": {"type": "dict", "properties": {"city": {"type": "string"}, "days": {"type": "float"}}, "required": ["city"]},
+    },
 ]
 
 
 def result(text: str = "", tool_calls: list | None = None) -> LLMResult:
-    return LLMResult(choices=[Choice(index=0, text=text, finish_reason="stop", tool_calls=tool_calls or [])],
-                     usage=Usage(), endpoint="e", model="m", latency_s=0.0)
+    return LLMResult(
+        choices=[Choice(index=0, text=text, finish_reason="stop", tool_calls=tool_calls or [])],
+        usage=Usage(),
+        endpoint="e",
+        model="m",
+        latency_s=0.0,
+    )
 
 
 def test_native_mode_renames_dots_on_the_wire_and_back():

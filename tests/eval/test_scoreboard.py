@@ -14,11 +14,20 @@ def score(category: str, correct: int, total: int, scored: int | None = None) ->
 
 def full_table() -> dict[str, CategoryScore]:
     counts = {
-        "simple_python": (300, 400), "multiple": (100, 200), "parallel": (200, 200), "parallel_multiple": (0, 200),
+        "simple_python": (300, 400),
+        "multiple": (100, 200),
+        "parallel": (200, 200),
+        "parallel_multiple": (0, 200),
         "irrelevance": (120, 240),
-        "live_simple": (100, 200), "live_multiple": (900, 1000), "live_parallel": (0, 16), "live_parallel_multiple": (24, 24),
-        "live_irrelevance": (400, 800), "live_relevance": (8, 16),
-        "multi_turn_base": (100, 200), "multi_turn_miss_func": (50, 200), "multi_turn_miss_param": (0, 200),
+        "live_simple": (100, 200),
+        "live_multiple": (900, 1000),
+        "live_parallel": (0, 16),
+        "live_parallel_multiple": (24, 24),
+        "live_irrelevance": (400, 800),
+        "live_relevance": (8, 16),
+        "multi_turn_base": (100, 200),
+        "multi_turn_miss_func": (50, 200),
+        "multi_turn_miss_param": (0, 200),
         "multi_turn_long_context": (200, 200),
     }
     return {c: score(c, *v) for c, v in counts.items()}
@@ -72,7 +81,12 @@ def test_markdown_has_table1_columns_and_every_category():
 
 def test_resolve_categories_groups_aliases_and_errors():
     assert resolve_categories(["simple", "multi_turn"]) == [
-        "simple_python", "multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context"]
+        "simple_python",
+        "multi_turn_base",
+        "multi_turn_miss_func",
+        "multi_turn_miss_param",
+        "multi_turn_long_context",
+    ]
     assert resolve_categories(["all"]) == list(CATEGORIES)
     assert len(resolve_categories(["single_turn"])) == 11
     with pytest.raises(ValueError, match="simple_java"):

@@ -18,14 +18,21 @@ from looptool.tools.spec import normalize_tool
 
 pytestmark = pytest.mark.anyio
 
-PLAY = {"name": "spotify.play", "description": "Play.", "parameters": {
-    "type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"}}, "required": ["artist"]}}
-PLAY_STR = {**PLAY, "parameters": {**PLAY["parameters"], "properties": {
-    "artist": {"type": "string"}, "duration": {"type": "string"}}}}
-WEATHER = {"name": "get_weather", "description": "Weather.", "parameters": {
-    "type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-CALLS = [{"name": "spotify.play", "arguments": {"artist": "Taylor Swift", "duration": 20}},
-         {"name": "spotify.play", "arguments": {"artist": "Maroon 5", "duration": 15}}]
+PLAY = {
+    "name": "spotify.play",
+    "description": "Play.",
+    "parameters": {"type": "dict", "properties": {"artist": {"type": "string"}, "duration": {"type": "integer"}}, "required": ["artist"]},
+}
+PLAY_STR = {**PLAY, "parameters": {**PLAY["parameters"], "properties": {"artist": {"type": "string"}, "duration": {"type": "string"}}}}
+WEATHER = {
+    "name": "get_weather",
+    "description": "Weather.",
+    "parameters": {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+CALLS = [
+    {"name": "spotify.play", "arguments": {"artist": "Taylor Swift", "duration": 20}},
+    {"name": "spotify.play", "arguments": {"artist": "Maroon 5", "duration": 15}},
+]
 
 
 def write_table(path: Path, rows: list[OracleRow]) -> Path:
@@ -35,14 +42,21 @@ def write_table(path: Path, rows: list[OracleRow]) -> Path:
 
 @pytest.fixture
 def table(tmp_path: Path) -> Path:
-    return write_table(tmp_path / "oracle.jsonl", [
-        OracleRow(id="a", user=["Play Taylor Swift for 20 and Maroon 5 for 15."], tools=[normalize_tool(PLAY)], calls=CALLS),
-        # Same text, other schema: the spec-keyed row must not answer it; the names-only row does.
-        OracleRow(id="b", user=["Play Taylor Swift for 20 and Maroon 5 for 15."], tools=["spotify.play"],
-                  calls=[{"name": "spotify.play", "arguments": {"artist": "Taylor Swift", "duration": "20"}}]),
-        OracleRow(id="c", user=["What is the capital of France?"], tools=[normalize_tool(WEATHER)], text="No tool fits."),
-        OracleRow(id="d", user=["What is the capital of France?"], tools=[normalize_tool(WEATHER)], text="conflicting"),
-    ])
+    return write_table(
+        tmp_path / "oracle.jsonl",
+        [
+            OracleRow(id="a", user=["Play Taylor Swift for 20 and Maroon 5 for 15."], tools=[normalize_tool(PLAY)], calls=CALLS),
+            # Same text, other schema: the spec-keyed row must not answer it; the names-only row does.
+            OracleRow(
+                id="b",
+                user=["Play Taylor Swift for 20 and Maroon 5 for 15."],
+                tools=["spotify.play"],
+                calls=[{"name": "spotify.play", "arguments": {"artist": "Taylor Swift", "duration": "20"}}],
+            ),
+            OracleRow(id="c", user=["What is the capital of France?"], tools=[normalize_tool(WEATHER)], text="No tool fits."),
+            OracleRow(id="d", user=["What is the capital of France?"], tools=[normalize_tool(WEATHER)], text="conflicting"),
+        ],
+    )
 
 
 async def ask(client: LLMClient, tools_raw: list[dict], messages: list[dict], fmt: str):
@@ -55,7 +69,8 @@ async def ask(client: LLMClient, tools_raw: list[dict], messages: list[dict], fm
 async def with_client(settings: SimSettings, body):
     async with SimServer(settings) as server:
         client = LLMClient.from_endpoint_configs(
-            {"sim": EndpointConfig(base_url=server.base_url, model="m")}, {"policy": ["sim"]}, config=ClientConfig(cache=False))
+            {"sim": EndpointConfig(base_url=server.base_url, model="m")}, {"policy": ["sim"]}, config=ClientConfig(cache=False)
+        )
         async with client:
             return await body(client)
 
@@ -74,9 +89,11 @@ async def test_oracle_answers_calls_text_and_ends_the_turn(table: Path, fmt: str
         decoded, _ = await ask(client, [PLAY_STR], question, fmt)
         assert decoded.calls == [{"name": "spotify.play", "arguments": {"artist": "Taylor Swift", "duration": "20"}}]
         # After the calls were made and answered, the turn is over: plain text.
-        history = question + [{"role": "assistant", "content": "", "tool_calls": CALLS},
-                              {"role": "tool", "name": "spotify.play", "content": "ok"},
-                              {"role": "tool", "name": "spotify.play", "content": "ok"}]
+        history = question + [
+            {"role": "assistant", "content": "", "tool_calls": CALLS},
+            {"role": "tool", "name": "spotify.play", "content": "ok"},
+            {"role": "tool", "name": "spotify.play", "content": "ok"},
+        ]
         decoded, _ = await ask(client, [PLAY], history, fmt)
         assert decoded.calls == [] and decoded.text == TURN_DONE_TEXT
         decoded, _ = await ask(client, [WEATHER], [{"role": "user", "content": "What is the capital of France?"}], fmt)

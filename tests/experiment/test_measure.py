@@ -15,11 +15,11 @@ def _v(verdict, label_right, prediction_right=True):
 
 def test_jglv_precision_recall_counts():
     verdicts = [
-        _v("LABEL_WRONG", False),          # hit, fixed right
-        _v("BOTH_WRONG", False, False),    # hit (discarded)
-        _v("PRED_WRONG", False),           # corrupted, missed
-        _v("LABEL_WRONG", True, False),    # false flag
-        _v("PRED_WRONG", True, False),     # right call
+        _v("LABEL_WRONG", False),  # hit, fixed right
+        _v("BOTH_WRONG", False, False),  # hit (discarded)
+        _v("PRED_WRONG", False),  # corrupted, missed
+        _v("LABEL_WRONG", True, False),  # false flag
+        _v("PRED_WRONG", True, False),  # right call
     ]
     s = jglv_scores(verdicts)
     assert (s["shown"], s["corrupted_shown"], s["flagged"], s["true_flags"]) == (5, 3, 3, 2)

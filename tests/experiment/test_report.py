@@ -12,9 +12,17 @@ from looptool.experiment.settings import ExperimentSettings
 
 def _record(arm, seed, accuracy, jglv=None):
     steps = [[{"reward": 0.5, "frac_reward_zero_std": 0.25}] * 2 for _ in accuracy]
-    return {"arm": arm, "seed": seed, "accuracy": accuracy, "rewards": steps, "label_noise": [0.25] * len(accuracy),
-            "jglv": [jglv] if jglv else [], "edde": [{"requested": 8, "valid": 7}] if arm == "loop" else [], "composition": [],
-            "wall_s": 10.0}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "accuracy": accuracy,
+        "rewards": steps,
+        "label_noise": [0.25] * len(accuracy),
+        "jglv": [jglv] if jglv else [],
+        "edde": [{"requested": 8, "valid": 7}] if arm == "loop" else [],
+        "composition": [],
+        "wall_s": 10.0,
+    }
 
 
 def _settings():
@@ -24,13 +32,25 @@ def _settings():
     return s
 
 
-JGLV = {"shown": 10, "corrupted_shown": 4, "flagged": 4, "true_flags": 3, "precision": 0.75, "recall": 0.75,
-        "label_fixes": 3, "label_fixes_right": 3}
+JGLV = {
+    "shown": 10,
+    "corrupted_shown": 4,
+    "flagged": 4,
+    "true_flags": 3,
+    "precision": 0.75,
+    "recall": 0.75,
+    "label_fixes": 3,
+    "label_fixes_right": 3,
+}
 
 
 def test_summary_means_stds_and_bars():
-    results = [_record("static", 0, [0.40, 0.42]), _record("static", 1, [0.40, 0.44]),
-               _record("loop", 0, [0.40, 0.60], JGLV), _record("loop", 1, [0.40, 0.62], JGLV)]
+    results = [
+        _record("static", 0, [0.40, 0.42]),
+        _record("static", 1, [0.40, 0.44]),
+        _record("loop", 0, [0.40, 0.60], JGLV),
+        _record("loop", 1, [0.40, 0.62], JGLV),
+    ]
     summary = summarize(_settings(), {"heldout_accuracy": 0.30, "base_heldout_accuracy": 0.0}, results)
     static_final = summary["arms"]["static"]["accuracy"][-1]
     assert static_final["mean"] == pytest.approx(0.43) and static_final["std"] == pytest.approx(0.01414, abs=1e-4)
@@ -43,8 +63,12 @@ def test_summary_means_stds_and_bars():
 
 
 def test_no_gain_is_reported_as_no():
-    results = [_record("static", 0, [0.30, 0.31]), _record("static", 1, [0.30, 0.25]),
-               _record("loop", 0, [0.30, 0.32]), _record("loop", 1, [0.30, 0.26])]
+    results = [
+        _record("static", 0, [0.30, 0.31]),
+        _record("static", 1, [0.30, 0.25]),
+        _record("loop", 0, [0.30, 0.32]),
+        _record("loop", 1, [0.30, 0.26]),
+    ]
     summary = summarize(_settings(), {"heldout_accuracy": 0.30, "base_heldout_accuracy": 0.0}, results)
     assert not summary["verdicts"]["loop_beats_static_by_2std"]["holds"]
     assert not summary["verdicts"]["static_above_warm_start"]["holds"]

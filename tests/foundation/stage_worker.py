@@ -29,7 +29,9 @@ async def main(out_path: Path, units: int, latency_ms: float) -> None:
                 return {"answer": result.text}
 
             with JsonlWriter(out_path) as out:
-                summary = await run_units(((f"u{i:04d}", i) for i in range(units)), work, out=out, concurrency=8, label="worker", total=units)
+                summary = await run_units(
+                    ((f"u{i:04d}", i) for i in range(units)), work, out=out, concurrency=8, label="worker", total=units
+                )
     print("SUMMARY " + json.dumps(summary.as_dict()), flush=True)
 
 

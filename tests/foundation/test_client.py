@@ -17,9 +17,19 @@ pytestmark = pytest.mark.anyio
 FAST_RETRY = RetryConfig(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05, endpoint_down_cooldown_s=0.2)
 
 
-def make_client(urls: dict[str, str], *, roles: dict[str, list[str]] | None = None, timeout_s: float = 5.0,
-                client_config: ClientConfig | None = None, cache_path: Path | None = None, concurrency: int = 32) -> LLMClient:
-    endpoints = {name: EndpointConfig(base_url=url, model="sim-model", timeout_s=timeout_s, max_concurrency=concurrency) for name, url in urls.items()}
+def make_client(
+    urls: dict[str, str],
+    *,
+    roles: dict[str, list[str]] | None = None,
+    timeout_s: float = 5.0,
+    client_config: ClientConfig | None = None,
+    cache_path: Path | None = None,
+    concurrency: int = 32,
+) -> LLMClient:
+    endpoints = {
+        name: EndpointConfig(base_url=url, model="sim-model", timeout_s=timeout_s, max_concurrency=concurrency)
+        for name, url in urls.items()
+    }
     return LLMClient.from_endpoint_configs(
         endpoints,
         roles or {"judge": list(urls)},
@@ -142,20 +152,43 @@ async def test_load_spreads_over_endpoints_and_counters_add_up() -> None:
 async def test_vllm_features_reach_the_wire() -> None:
     async with SimServer() as sim:
         async with make_client({"a": sim.base_url}) as client:
-            tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
-            result = await client.chat("judge", ChatRequest(
-                messages=[{"role": "user", "content": 'Please call get_weather with {"city": "Oslo"}.'}],
-                tools=tools, logprobs=True, top_logprobs=3, prompt_logprobs=1))
+            tools = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+                    },
+                }
+            ]
+            result = await client.chat(
+                "judge",
+                ChatRequest(
+                    messages=[{"role": "user", "content": 'Please call get_weather with {"city": "Oslo"}.'}],
+                    tools=tools,
+                    logprobs=True,
+                    top_logprobs=3,
+                    prompt_logprobs=1,
+                ),
+            )
             assert result.first.tool_calls[0]["function"]["name"] == "get_weather"
             assert result.prompt_logprobs and result.prompt_logprobs[0] is None
-            several = await client.chat("judge", ChatRequest(messages=[{"role": "user", "content": "hi"}], temperature=1.0, n=3, logprobs=True))
+            several = await client.chat(
+                "judge", ChatRequest(messages=[{"role": "user", "content": "hi"}], temperature=1.0, n=3, logprobs=True)
+            )
             assert len(several.choices) == 3 and several.first.logprobs
-            choice = await client.chat("judge", ChatRequest(messages=[{"role": "user", "content": "pick"}], structured=StructuredOutput.choice(["yes", "no"])))
+            choice = await client.chat(
+                "judge", ChatRequest(messages=[{"role": "user", "content": "pick"}], structured=StructuredOutput.choice(["yes", "no"]))
+            )
             assert choice.text in ("yes", "no")
             schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
-            structured = await client.chat("judge", ChatRequest(messages=[{"role": "user", "content": "json"}], structured=StructuredOutput.json("thing", schema)))
+            structured = await client.chat(
+                "judge", ChatRequest(messages=[{"role": "user", "content": "json"}], structured=StructuredOutput.json("thing", schema))
+            )
             assert isinstance(__import__("json").loads(structured.text)["n"], int)
-            echo = await client.complete("judge", CompletionRequest(prompt="The capital of France is Paris.", max_tokens=0, echo=True, logprobs=1))
+            echo = await client.complete(
+                "judge", CompletionRequest(prompt="The capital of France is Paris.", max_tokens=0, echo=True, logprobs=1)
+            )
             assert echo.first.logprobs and len(echo.first.logprobs) > 3
 
 

@@ -44,7 +44,10 @@ def test_good_config_loads_with_role_cards_and_prompts(tmp_path: Path) -> None:
     loaded = load_config(write(tmp_path, GOOD))
     assert loaded.config.roles["judge"].endpoints == ["a", "b"]
     assert set(loaded.cards["judge"].tasks) == {"verify_step", "label_verdict"}
-    assert "$input_json" not in loaded.prompts["judge"]["verify_step"].render({"input_json": "{}", "current_time": "2024-05-01, Wednesday"})[1]["content"]
+    assert (
+        "$input_json"
+        not in loaded.prompts["judge"]["verify_step"].render({"input_json": "{}", "current_time": "2024-05-01, Wednesday"})[1]["content"]
+    )
     assert loaded.run_dir == (tmp_path / "runs/t").resolve()
 
 
@@ -58,10 +61,14 @@ def test_good_config_loads_with_role_cards_and_prompts(tmp_path: Path) -> None:
         (('planner = "a"', 'planner = "nope"'), "roles.planner.endpoints", "unknown endpoint 'nope'"),
         (('planner = "a"', 'critic = "a"'), "roles.critic", "unknown role"),
         (('model = "m"', 'model = "m"\nmax_concurrency = 0'), "endpoints.a.max_concurrency", "greater than 0"),
-        (('base_url = "http://127.0.0.1:8000/v1"\n', ''), "endpoints.a.base_url", "required unless launch"),
+        (('base_url = "http://127.0.0.1:8000/v1"\n', ""), "endpoints.a.base_url", "required unless launch"),
         (('model = "m"', 'model = "m"\napi_key_env = "LOOPTOOL_TEST_UNSET_KEY"'), "endpoints.a.api_key_env", "is not set"),
         (('planner = "a"', 'planner = { endpoints = ["a"], card = "missing_card.toml" }'), "roles.planner.card", "does not exist"),
-        (('planner = "a"', 'planner = { endpoints = ["a"], sampling = { temperature = -1 } }'), "roles.planner.sampling.temperature", "greater than or equal to 0"),
+        (
+            ('planner = "a"', 'planner = { endpoints = ["a"], sampling = { temperature = -1 } }'),
+            "roles.planner.sampling.temperature",
+            "greater than or equal to 0",
+        ),
     ],
 )
 def test_each_mistake_names_file_key_and_reason(tmp_path: Path, mutation: tuple[str, str], key: str, reason: str) -> None:

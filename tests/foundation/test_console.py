@@ -30,9 +30,22 @@ def _natural_width(renderable) -> int:
 
 
 # -- LLM call table --------------------------------------------------------------------------------
-JGLV = {"roles": {"judge": {"requests": 8, "succeeded": 12, "failed": 0, "retries": 0, "cache_hits": 4,
-                            "prompt_tokens": 9404, "completion_tokens": 442, "latency_ms_p50": 29.7,
-                            "latency_ms_p99": 37.5, "requests_per_s": 114.88}}}
+JGLV = {
+    "roles": {
+        "judge": {
+            "requests": 8,
+            "succeeded": 12,
+            "failed": 0,
+            "retries": 0,
+            "cache_hits": 4,
+            "prompt_tokens": 9404,
+            "completion_tokens": 442,
+            "latency_ms_p50": 29.7,
+            "latency_ms_p99": 37.5,
+            "requests_per_s": 114.88,
+        }
+    }
+}
 
 
 def test_call_table_counts_add_up():
@@ -51,11 +64,19 @@ def test_call_table_counts_add_up():
 
 
 def test_call_table_fits_100_columns_with_big_numbers():
-    big = {"requests": 1_234_567, "succeeded": 1_300_000, "failed": 12_345, "retries": 99_999, "cache_hits": 77_778,
-           "prompt_tokens": 987_654_321, "completion_tokens": 123_456_789, "latency_ms_p50": 1234.5,
-           "latency_ms_p99": 98765.4, "requests_per_s": 1234.56}
-    table = ui.client_stats_table("dialog simulation: LLM calls", {"roles": {"assistant": big, "generator": big},
-                                                                    "total": big})
+    big = {
+        "requests": 1_234_567,
+        "succeeded": 1_300_000,
+        "failed": 12_345,
+        "retries": 99_999,
+        "cache_hits": 77_778,
+        "prompt_tokens": 987_654_321,
+        "completion_tokens": 123_456_789,
+        "latency_ms_p50": 1234.5,
+        "latency_ms_p99": 98765.4,
+        "requests_per_s": 1234.56,
+    }
+    table = ui.client_stats_table("dialog simulation: LLM calls", {"roles": {"assistant": big, "generator": big}, "total": big})
     assert _natural_width(table) <= 100
 
 
@@ -109,16 +130,33 @@ def test_elapsed_text():
 
 # -- status ----------------------------------------------------------------------------------------
 def _run_dir(root: Path) -> Path:
-    counts = {"iteration": 2, "target_size": 16, "size": 16, "seed_new_share_target": 0.308, "D_ES": 2,
-              "share_ES": 0.125, "D_EE": 8, "share_EE": 0.5, "D_HPPL": 1, "share_HPPL": 0.0625, "D_SEED_NEW": 5,
-              "share_SEED_NEW": 0.3125, "label_fixes": 1, "short_by": 0}
-    manifest = {"next": "finished", "stages": {
-        "iter_01/compose": {"finished_at": "2025-12-02T01:02:03+0000", "counts": counts},
-        "iter_01/train": {"finished_at": "2025-12-02T01:01:00+0000",
-                          "counts": {"step_time_s": 106.13350734899996, "loss": 0.0}},
-        "iter_01/probe": {"finished_at": "2025-12-02T01:01:30+0000",
-                          "counts": {"high_ppl": 0, "high_ppl_cutoff": None, "accuracy": 0.6875}},
-    }}
+    counts = {
+        "iteration": 2,
+        "target_size": 16,
+        "size": 16,
+        "seed_new_share_target": 0.308,
+        "D_ES": 2,
+        "share_ES": 0.125,
+        "D_EE": 8,
+        "share_EE": 0.5,
+        "D_HPPL": 1,
+        "share_HPPL": 0.0625,
+        "D_SEED_NEW": 5,
+        "share_SEED_NEW": 0.3125,
+        "label_fixes": 1,
+        "short_by": 0,
+    }
+    manifest = {
+        "next": "finished",
+        "stages": {
+            "iter_01/compose": {"finished_at": "2025-12-02T01:02:03+0000", "counts": counts},
+            "iter_01/train": {"finished_at": "2025-12-02T01:01:00+0000", "counts": {"step_time_s": 106.13350734899996, "loss": 0.0}},
+            "iter_01/probe": {
+                "finished_at": "2025-12-02T01:01:30+0000",
+                "counts": {"high_ppl": 0, "high_ppl_cutoff": None, "accuracy": 0.6875},
+            },
+        },
+    }
     root.mkdir(parents=True)
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root

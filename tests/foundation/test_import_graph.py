@@ -122,13 +122,28 @@ def test_no_import_cycles_not_even_through_function_level_imports() -> None:
 
 def test_stage_settings_do_not_import_the_config_package() -> None:
     """config/models.py collects every stage's settings; the arrow runs one way only."""
-    for module in ("looptool.loop.config", "looptool.synth.config", "looptool.train.config", "looptool.eval.settings",
-                   "looptool.eval.acebench_settings"):
+    for module in (
+        "looptool.loop.config",
+        "looptool.synth.config",
+        "looptool.train.config",
+        "looptool.eval.settings",
+        "looptool.eval.acebench_settings",
+    ):
         assert not any(target.startswith("looptool.config") for target in _imports(module)), module
 
 
-NEUTRAL = ("looptool.errors", "looptool.samples", "looptool.store", "looptool.paths", "looptool.ui", "looptool.units",
-           "looptool.stages", "looptool.similarity", "looptool.tools", "looptool.llm")
+NEUTRAL = (
+    "looptool.errors",
+    "looptool.samples",
+    "looptool.store",
+    "looptool.paths",
+    "looptool.ui",
+    "looptool.units",
+    "looptool.stages",
+    "looptool.similarity",
+    "looptool.tools",
+    "looptool.llm",
+)
 STAGE_PACKAGES = ("looptool.synth", "looptool.loop", "looptool.train", "looptool.eval", "looptool.sim.")
 
 
@@ -138,7 +153,9 @@ def test_neutral_modules_import_no_stage_package() -> None:
 
 
 def test_the_simulator_is_imported_only_where_it_runs() -> None:
-    code = ("import sys, looptool.session, looptool.pipeline, looptool.synth.seed, looptool.loop.runner, looptool.cli\n"
-            "print(sorted(m for m in sys.modules if m.startswith('looptool.sim.')))")
+    code = (
+        "import sys, looptool.session, looptool.pipeline, looptool.synth.seed, looptool.loop.runner, looptool.cli\n"
+        "print(sorted(m for m in sys.modules if m.startswith('looptool.sim.')))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout

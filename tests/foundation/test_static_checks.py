@@ -32,8 +32,12 @@ def test_ruff_with_the_project_config_rejects(tmp_path: Path, source: str, rule:
     pytest.importorskip("ruff")
     target = tmp_path / "sample.py"
     target.write_text(source)
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), "--output-format", "concise", str(target)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), "--output-format", "concise", str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1 and rule in done.stdout, done.stdout + done.stderr
 
 
@@ -47,7 +51,21 @@ def test_mypy_is_strict_on_the_contract_packages(tmp_path: Path) -> None:
     (package / "loose.py").write_text("def f(x):\n    return x\n")
     # In a subprocess: mypy raises the interpreter's recursion limit, which would change what
     # other tests in this process see (deeply nested input is refused on RecursionError).
-    done = subprocess.run([sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), "--no-incremental",
-                           "--cache-dir", str(tmp_path / ".cache"), str(package / "loose.py")],
-                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / ".cache"),
+            str(package / "loose.py"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and "no-untyped-def" in done.stdout, done.stdout + done.stderr

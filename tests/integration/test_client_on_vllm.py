@@ -20,8 +20,13 @@ def test_client_features_on_real_vllm(tmp_path: Path, require_runtime) -> None:
     from looptool.models import ensure_model
 
     model = ensure_model("tiny")
-    spec = VLLMServerSpec(model=model, served_model_name="tiny-client", enforce_eager=True, max_model_len=1024,
-                          structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True})
+    spec = VLLMServerSpec(
+        model=model,
+        served_model_name="tiny-client",
+        enforce_eager=True,
+        max_model_len=1024,
+        structured_outputs_config={"backend": "xgrammar", "disable_any_whitespace": True},
+    )
 
     async def scenario() -> None:
         async with VLLMServer(spec, log_path=tmp_path / "vllm.log") as server:
@@ -41,12 +46,23 @@ def test_client_features_on_real_vllm(tmp_path: Path, require_runtime) -> None:
                 assert len(sampled.choices) == 3
                 prompt = await client.chat("judge", ChatRequest(messages=hello, max_tokens=1, prompt_logprobs=0))
                 assert prompt.prompt_logprobs and prompt.prompt_logprobs[0] is None and len(prompt.prompt_logprobs) > 3
-                echo = await client.complete("judge", CompletionRequest(prompt="The cat sat on the mat.", max_tokens=1, echo=True, logprobs=0, prompt_logprobs=0))
+                echo = await client.complete(
+                    "judge", CompletionRequest(prompt="The cat sat on the mat.", max_tokens=1, echo=True, logprobs=0, prompt_logprobs=0)
+                )
                 assert echo.prompt_logprobs and len(echo.prompt_logprobs) > 3
-                choice = await client.chat("judge", ChatRequest(messages=hello, max_tokens=4, structured=StructuredOutput.choice(["pass", "fail"])))
+                choice = await client.chat(
+                    "judge", ChatRequest(messages=hello, max_tokens=4, structured=StructuredOutput.choice(["pass", "fail"]))
+                )
                 assert choice.text in ("pass", "fail")
-                schema = {"type": "object", "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}, "ok": {"type": "boolean"}}, "required": ["verdict", "ok"], "additionalProperties": False}
-                structured = await client.chat("judge", ChatRequest(messages=hello, max_tokens=48, structured=StructuredOutput.json("verdict", schema)))
+                schema = {
+                    "type": "object",
+                    "properties": {"verdict": {"type": "string", "enum": ["pass", "fail"]}, "ok": {"type": "boolean"}},
+                    "required": ["verdict", "ok"],
+                    "additionalProperties": False,
+                }
+                structured = await client.chat(
+                    "judge", ChatRequest(messages=hello, max_tokens=48, structured=StructuredOutput.json("verdict", schema))
+                )
                 value = json.loads(structured.text)
                 assert value["verdict"] in ("pass", "fail") and isinstance(value["ok"], bool)  # a random model: no free-form numbers
                 # Tool calls through this client are exercised on SmolLM2 by test_real_vllm.py (a random

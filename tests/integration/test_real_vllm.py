@@ -197,9 +197,20 @@ def test_one_iteration_with_trl_and_the_checkpoint_served_by_vllm(tmp_path: Path
 def test_sigterm_stops_local_vllm_servers(tmp_path: Path, require_runtime) -> None:
     require_runtime("vllm")
     config = smollm2_seed_config(tmp_path)
-    config.write_text(config.read_text().replace('model = "smollm2"\nkv_cache_bytes', 'model = "tiny"\nkv_cache_bytes').replace("count = 8", "count = 400"))
+    config.write_text(
+        config.read_text()
+        .replace('model = "smollm2"\nkv_cache_bytes', 'model = "tiny"\nkv_cache_bytes')
+        .replace("count = 8", "count = 400")
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "looptool", "synth", "dialogs", str(config)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "looptool", "synth", "dialogs", str(config)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     pid_file = tmp_path / "run/logs/vllm-local.pid"
     deadline = time.monotonic() + 600
     while not (tmp_path / "run/seed/apis/specs.jsonl").exists():  # the server answered: it is up

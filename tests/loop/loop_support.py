@@ -24,7 +24,11 @@ class RecordedCheckpointTrainer:
         model_dir = Path(work_dir) / "model"
         model_dir.mkdir(parents=True, exist_ok=True)
         (model_dir / "config.json").write_text((self.checkpoint / "config.json").read_text())
-        return TrainResult(model_dir=model_dir, metrics={"backend": "recorded-checkpoint double", "steps": 0, "reward_mean": None}, log_path=Path(work_dir) / "train.log")
+        return TrainResult(
+            model_dir=model_dir,
+            metrics={"backend": "recorded-checkpoint double", "steps": 0, "reward_mean": None},
+            log_path=Path(work_dir) / "train.log",
+        )
 
 
 def recorded_checkpoint(tmp_path: Path) -> Path:
@@ -34,8 +38,18 @@ def recorded_checkpoint(tmp_path: Path) -> Path:
     return directory
 
 
-def loop_config(tmp_path: Path, *, dialogs: int = 40, iterations: int = 2, label_noise: float = 0.3, policy_errors: float = 0.3,
-                first_size: int | None = 60, dataset_size: int | None = None, extra: str = "", latency_ms: float = 0) -> Path:
+def loop_config(
+    tmp_path: Path,
+    *,
+    dialogs: int = 40,
+    iterations: int = 2,
+    label_noise: float = 0.3,
+    policy_errors: float = 0.3,
+    first_size: int | None = 60,
+    dataset_size: int | None = None,
+    extra: str = "",
+    latency_ms: float = 0,
+) -> Path:
     # The simulator plays the policy: a fixed endpoint, so probing it must be asked for explicitly.
     if "[loop.probe]" in extra:
         extra = extra.replace("[loop.probe]", "[loop.probe]\nfixed_endpoint = true", 1)

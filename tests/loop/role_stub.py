@@ -41,7 +41,9 @@ class ScriptedCaller:
     answer: Callable[[Sent], Any]
     sent: list[Sent] = field(default_factory=list)
 
-    async def call(self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any) -> _Answer:
+    async def call(
+        self, role: str, task: str, variables: dict[str, Any] | None = None, *, schema: dict[str, Any] | None = None, **options: Any
+    ) -> _Answer:
         request = Sent(role, task, dict(variables or {}), schema)
         self.sent.append(request)
         return _Answer(self.answer(request))

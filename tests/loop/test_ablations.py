@@ -27,7 +27,13 @@ def composed(ablation: str | None, *, rng_seed: int = 5, target: int = TARGET, k
     data = outcome()
     ablations = AblationSettings(**({ablation: True} if ablation else {}))
     dataset, composition = compose(
-        **data, next_iteration=2, target_size=target, settings=ComposeSettings(), ablations=ablations, rng_seed=rng_seed, expand_k=k,
+        **data,
+        next_iteration=2,
+        target_size=target,
+        settings=ComposeSettings(),
+        ablations=ablations,
+        rng_seed=rng_seed,
+        expand_k=k,
     )
     buckets: dict[str, list] = {"ES": [], "EE": [], "HPPL": [], "SEED_NEW": []}
     for sample in dataset:
@@ -74,7 +80,9 @@ def test_without_jglv_every_mismatch_is_an_error_seed_and_no_label_changes() -> 
     # What the runner writes under this ablation: no judge, PRED_WRONG for every mismatch.
     data["verdicts"] = {i: {"id": i, "verdict": "PRED_WRONG", "orders": [], "analysis": "", "ablation": "without_jglv"} for i in mismatched}
     ablations = AblationSettings(without_jglv=True)
-    dataset, composition = compose(**data, next_iteration=2, target_size=TARGET, settings=ComposeSettings(), ablations=ablations, rng_seed=5, expand_k=K)
+    dataset, composition = compose(
+        **data, next_iteration=2, target_size=TARGET, settings=ComposeSettings(), ablations=ablations, rng_seed=5, expand_k=K
+    )
     es = [s for s in dataset if s.provenance.bucket == "ES"]
     assert ids(es) == set(mismatched) and composition["label_fixes"] == 0
     before = {s.id: s for s in data["current"]}
@@ -122,15 +130,33 @@ def test_error_seed_repetition_twice_in_a_row_gives_unique_ids() -> None:
     still_wrong = {s.id for s in d2 if s.provenance.bucket == "ES"}
     probes = {s.id: {"matched": s.id not in still_wrong, "ppl": 1.0, "pred_calls": [], "prediction": "no"} for s in d2}
     verdicts = {i: {"verdict": "PRED_WRONG"} for i in still_wrong}
-    dataset, _ = compose(current=d2, probes=probes, verdicts=verdicts, expansions=[], hppl_ids=set(), hppl_cutoff=None,
-                         unused_seed=data["unused_seed"], next_iteration=3, target_size=TARGET * 3, settings=ComposeSettings(),
-                         ablations=AblationSettings(error_seed_repetition=True), rng_seed=5, expand_k=K)
+    dataset, _ = compose(
+        current=d2,
+        probes=probes,
+        verdicts=verdicts,
+        expansions=[],
+        hppl_ids=set(),
+        hppl_cutoff=None,
+        unused_seed=data["unused_seed"],
+        next_iteration=3,
+        target_size=TARGET * 3,
+        settings=ComposeSettings(),
+        ablations=AblationSettings(error_seed_repetition=True),
+        rng_seed=5,
+        expand_k=K,
+    )
     assert len({s.id for s in dataset}) == len(dataset)
     assert sum(1 for s in dataset if s.provenance.selection == "error_seed_repetition" and "~rep3-" in s.id) == K * len(still_wrong)
 
 
 def test_ablations_carry_the_papers_names_one_at_a_time() -> None:
-    assert set(AblationSettings.model_fields) == {"without_high_ppl", "without_jglv", "remove_edde", "high_ppl_replace", "error_seed_repetition"}
+    assert set(AblationSettings.model_fields) == {
+        "without_high_ppl",
+        "without_jglv",
+        "remove_edde",
+        "high_ppl_replace",
+        "error_seed_repetition",
+    }
     with pytest.raises(ValidationError, match="one part at a time"):
         AblationSettings(remove_edde=True, error_seed_repetition=True)
     for old, new in (("no_jglv", "without_jglv"), ("no_edde", "remove_edde"), ("no_high_ppl", "without_high_ppl")):

@@ -66,20 +66,24 @@ def test_default_d1_leaves_later_iterations_their_share(tmp_path: Path) -> None:
 
 def test_parts_over_budget_are_cut_in_proportion_and_seed_new_keeps_its_share() -> None:
     data = outcome()
-    dataset, composition = compose(**data, next_iteration=2, target_size=13, settings=ComposeSettings(),
-                                   ablations=AblationSettings(), rng_seed=1, expand_k=2)
+    dataset, composition = compose(
+        **data, next_iteration=2, target_size=13, settings=ComposeSettings(), ablations=AblationSettings(), rng_seed=1, expand_k=2
+    )
     assert len(dataset) == composition["size"] == 13
     assert composition["D_SEED_NEW"] == round(0.308 * 13) == 4
     # 6 ES, 8 EE, 4 HPPL = 18 over a budget of 9: quotas 3, 4, 2
     assert (composition["D_ES"], composition["D_EE"], composition["D_HPPL"]) == (3, 4, 2)
-    again, _ = compose(**outcome(), next_iteration=2, target_size=13, settings=ComposeSettings(), ablations=AblationSettings(), rng_seed=1, expand_k=2)
+    again, _ = compose(
+        **outcome(), next_iteration=2, target_size=13, settings=ComposeSettings(), ablations=AblationSettings(), rng_seed=1, expand_k=2
+    )
     assert [s.id for s in again] == [s.id for s in dataset], "deterministic for a seed"
 
 
 def test_seed_new_fills_what_the_other_parts_leave() -> None:
     data = outcome()
     data["expansions"] = []
-    dataset, composition = compose(**data, next_iteration=3, target_size=30, settings=ComposeSettings(),
-                                   ablations=AblationSettings(), rng_seed=1, expand_k=2)
+    dataset, composition = compose(
+        **data, next_iteration=3, target_size=30, settings=ComposeSettings(), ablations=AblationSettings(), rng_seed=1, expand_k=2
+    )
     assert composition["D_SEED_NEW"] == 30 - 6 - 4 and composition["short_by"] == 0
     assert all(s.provenance.origin == "seed_new" and s.provenance.iteration == 3 for s in dataset if s.provenance.bucket == "SEED_NEW")

@@ -24,10 +24,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 from role_stub import ScriptedCaller
 
 TOOLS = [
-    {"name": "get_weather", "description": "Get the weather forecast for a city.",
-     "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city", "days"]}},
-    {"name": "book_hotel", "description": "Book a hotel room in a city.",
-     "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}}, "required": ["city"]}},
+    {
+        "name": "get_weather",
+        "description": "Get the weather forecast for a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city", "days"],
+        },
+    },
+    {
+        "name": "book_hotel",
+        "description": "Book a hotel room in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}}, "required": ["city"]},
+    },
 ]
 RIGHT = [{"name": "get_weather", "arguments": {"city": "Oslo", "days": 3}}]
 OLD_WRONG = [{"name": "get_weather", "arguments": {"city": "Oslo", "days": 5}}]
@@ -35,15 +45,21 @@ SETTINGS = ExpandSettings(k=4)
 
 
 def seed(**updates) -> StepSample:
-    base = StepSample(id="d000001-m001", tools=TOOLS, current_time="2025-02-03, Monday",
-                      messages=[{"role": "user", "content": "Could you get the weather forecast for a city with the city Oslo and the days 3?"}],
-                      label_calls=RIGHT, provenance=Provenance(origin="seed", verdicts={"expects": "call"}))
+    base = StepSample(
+        id="d000001-m001",
+        tools=TOOLS,
+        current_time="2025-02-03, Monday",
+        messages=[{"role": "user", "content": "Could you get the weather forecast for a city with the city Oslo and the days 3?"}],
+        label_calls=RIGHT,
+        provenance=Provenance(origin="seed", verdicts={"expects": "call"}),
+    )
     return base.model_copy(update=updates)
 
 
 def simulated(profile: ModelProfile | None = None) -> ScriptedCaller:
     """The simulator's generator and judge behind the stub (real world logic, no server)."""
     profile = ModelProfile() if profile is None else profile
+
     def answer(sent):
         rng = random.Random(json.dumps(sent.variables, sort_keys=True))
         if sent.task == "expand":
@@ -96,9 +112,12 @@ def test_each_new_sample_draws_its_own_scenario_and_the_samples_differ() -> None
 
 
 def test_text_seeds_are_expanded_into_text_samples() -> None:
-    asking = seed(label_calls=[], label_text="To do that I still need the days. Could you tell me?",
-                  messages=[{"role": "user", "content": "Could you get the weather forecast for a city with the city Oslo?"}],
-                  provenance=Provenance(origin="seed", verdicts={"expects": "ask"}))
+    asking = seed(
+        label_calls=[],
+        label_text="To do that I still need the days. Could you tell me?",
+        messages=[{"role": "user", "content": "Could you get the weather forecast for a city with the city Oslo?"}],
+        provenance=Provenance(origin="seed", verdicts={"expects": "ask"}),
+    )
     assert answer_kind(asking) == "ask"
     result, caller = expand(asking, {"verdict": "PRED_WRONG"}, {"pred_calls": RIGHT, "prediction": ""})
     sent = caller.tasks("expand")[0]
@@ -114,28 +133,45 @@ def test_text_seeds_are_expanded_into_text_samples() -> None:
 
 
 def test_a_text_seed_variant_that_calls_is_rejected() -> None:
-    no_tool = seed(label_calls=[], label_text="Happy to help.", messages=[{"role": "user", "content": "Tell me something nice."}],
-                   provenance=Provenance(origin="seed", verdicts={"expects": "no_tool"}))
+    no_tool = seed(
+        label_calls=[],
+        label_text="Happy to help.",
+        messages=[{"role": "user", "content": "Tell me something nice."}],
+        provenance=Provenance(origin="seed", verdicts={"expects": "no_tool"}),
+    )
 
     def generator(sent):
         if sent.task == "expand":
-            item = {"scenario": "x", "history": [], "user": "Could you get the weather forecast for a city with the city Rome and the days 2?",
-                    "calls": [{"name": "get_weather", "arguments": {"city": "Rome", "days": 2}}], "reply": ""}
+            item = {
+                "scenario": "x",
+                "history": [],
+                "user": "Could you get the weather forecast for a city with the city Rome and the days 2?",
+                "calls": [{"name": "get_weather", "arguments": {"city": "Rome", "days": 2}}],
+                "reply": "",
+            }
             return {"samples": [item]}
         return {"verdict": "pass", "reason": "ok"}
 
-    result, _ = expand(no_tool, {"verdict": "PRED_WRONG"}, {"pred_calls": RIGHT, "prediction": ""}, ScriptedCaller(generator), ExpandSettings(k=1))
+    result, _ = expand(
+        no_tool, {"verdict": "PRED_WRONG"}, {"pred_calls": RIGHT, "prediction": ""}, ScriptedCaller(generator), ExpandSettings(k=1)
+    )
     assert result["verified"] == [] and result["rejected"][0]["reason"] == "plan:no_tool_answered_with_call"
 
 
 def test_multi_step_seeds_grow_multi_step_samples_verified_step_by_step() -> None:
     first = [{"name": "get_weather", "arguments": {"city": "Oslo", "days": 3}}]
     second = [{"name": "book_hotel", "arguments": {"city": "Oslo", "nights": 2}}]
-    dependent = seed(label_calls=second, messages=[
-        {"role": "user", "content": "First, please get the weather forecast for a city with the city Oslo and the days 3. After that, book a hotel room in a city with the city Oslo and the nights 2."},
-        {"role": "assistant", "content": "", "tool_calls": first},
-        {"role": "tool", "name": "get_weather", "content": "{\"sky\": \"clear\"}"},
-    ])
+    dependent = seed(
+        label_calls=second,
+        messages=[
+            {
+                "role": "user",
+                "content": "First, please get the weather forecast for a city with the city Oslo and the days 3. After that, book a hotel room in a city with the city Oslo and the nights 2.",
+            },
+            {"role": "assistant", "content": "", "tool_calls": first},
+            {"role": "tool", "name": "get_weather", "content": '{"sky": "clear"}'},
+        ],
+    )
     result, caller = expand(dependent, {"verdict": "PRED_WRONG"}, {"pred_calls": first, "prediction": ""})
     verified = [StepSample.model_validate(v) for v in result["verified"]]
     assert len(verified) == 4
@@ -148,10 +184,17 @@ def test_multi_step_seeds_grow_multi_step_samples_verified_step_by_step() -> Non
 
 def test_history_with_calls_and_tool_results_fits_the_output_schema() -> None:
     schema = expanded_samples_schema_for(TOOLS, 1)
-    item = {"scenario": "s", "user": "", "reply": "", "calls": second_call(),
-            "history": [{"role": "user", "content": "hi"},
-                        {"role": "assistant", "content": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "A", "days": 1}}]},
-                        {"role": "tool", "name": "get_weather", "content": "{}"}]}
+    item = {
+        "scenario": "s",
+        "user": "",
+        "reply": "",
+        "calls": second_call(),
+        "history": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "A", "days": 1}}]},
+            {"role": "tool", "name": "get_weather", "content": "{}"},
+        ],
+    }
     jsonschema.validate({"samples": [item]}, schema)
     item["history"][1]["tool_calls"][0]["name"] = "ghost"
     try:
@@ -175,13 +218,18 @@ def test_noisy_generated_samples_are_caught_by_grounding_and_otherwise_by_the_ju
     assert caller.tasks("verify_step") == [], "the rule tier rejected them: no judge call"
     no_grounding = VerifySettings(grounding=GroundingSettings(enabled=False))
     judged = simulated(ModelProfile(wrong_call_rate=1.0))
-    result = anyio.run(lambda: expand_seed(judged, seed(), {"verdict": "PRED_WRONG"}, {"pred_calls": OLD_WRONG, "prediction": ""}, SETTINGS, 1, 11, no_grounding))
+    result = anyio.run(
+        lambda: expand_seed(
+            judged, seed(), {"verdict": "PRED_WRONG"}, {"pred_calls": OLD_WRONG, "prediction": ""}, SETTINGS, 1, 11, no_grounding
+        )
+    )
     assert result["verified"] == [] and {r["reason"] for r in result["rejected"]} == {"judge:fail"}
 
 
 def generator_of(items: list[dict]) -> ScriptedCaller:
     """A generator that writes these samples, and a judge that passes everything (so only the
     rule tier decides)."""
+
     def answer(sent):
         if sent.task == "expand":
             return {"samples": items}
@@ -195,15 +243,26 @@ def item(user: str, calls: list[dict], history: list | None = None) -> dict:
 
 
 def run_items(items: list[dict], the_seed: StepSample | None = None, probe: dict | None = None) -> dict:
-    result, _ = expand(the_seed or seed(), {"verdict": "PRED_WRONG"}, probe or {"pred_calls": OLD_WRONG, "prediction": ""},
-                       generator_of(items), ExpandSettings(k=len(items)))
+    result, _ = expand(
+        the_seed or seed(),
+        {"verdict": "PRED_WRONG"},
+        probe or {"pred_calls": OLD_WRONG, "prediction": ""},
+        generator_of(items),
+        ExpandSettings(k=len(items)),
+    )
     return result
 
 
 def test_a_variant_must_share_the_seeds_tools_or_its_error_kind() -> None:
     """The seed's difficulty is get_weather's days; a hotel booking keeps none of it."""
-    hotel = item("Could you book a hotel room in a city with the city Bergen and the nights 2?", [{"name": "book_hotel", "arguments": {"city": "Bergen", "nights": 2}}])
-    weather = item("Could you get the weather forecast for a city with the city Bergen and the days 2?", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}])
+    hotel = item(
+        "Could you book a hotel room in a city with the city Bergen and the nights 2?",
+        [{"name": "book_hotel", "arguments": {"city": "Bergen", "nights": 2}}],
+    )
+    weather = item(
+        "Could you get the weather forecast for a city with the city Bergen and the days 2?",
+        [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}],
+    )
     result = run_items([hotel, weather])
     assert [r["reasons"] for r in result["rejected"]] == [["edde:unrelated_to_seed"]]
     assert [v["label_calls"][0]["name"] for v in result["verified"]] == ["get_weather"]
@@ -212,9 +271,13 @@ def test_a_variant_must_share_the_seeds_tools_or_its_error_kind() -> None:
     assert result["rejected"] == [] and len(result["verified"]) == 1
     # a seed where the policy made too many calls: as many calls as the seed keeps the error kind
     assert len(run_items([hotel], probe={"pred_calls": RIGHT + second_call(), "prediction": ""})["verified"]) == 1
-    two_hotels = item("Could you book a hotel room in a city with the city Bergen, and also book a hotel room in a city with the city Rome?",
-                      [{"name": "book_hotel", "arguments": {"city": "Bergen"}}, {"name": "book_hotel", "arguments": {"city": "Rome"}}])
-    assert run_items([two_hotels], probe={"pred_calls": RIGHT + second_call(), "prediction": ""})["rejected"][0]["reasons"] == ["edde:unrelated_to_seed"]
+    two_hotels = item(
+        "Could you book a hotel room in a city with the city Bergen, and also book a hotel room in a city with the city Rome?",
+        [{"name": "book_hotel", "arguments": {"city": "Bergen"}}, {"name": "book_hotel", "arguments": {"city": "Rome"}}],
+    )
+    assert run_items([two_hotels], probe={"pred_calls": RIGHT + second_call(), "prediction": ""})["rejected"][0]["reasons"] == [
+        "edde:unrelated_to_seed"
+    ]
     # a seed where the policy confused the tools: the confused tool keeps the error kind
     result = run_items([hotel], probe={"pred_calls": [{"name": "book_hotel", "arguments": {"city": "Oslo"}}], "prediction": ""})
     assert result["rejected"] == [] and len(result["verified"]) == 1
@@ -229,12 +292,18 @@ def test_a_variant_that_copies_its_seed_is_rejected() -> None:
 def test_edde_junk_from_the_quickstart_is_rejected_by_structure_and_grounding() -> None:
     """Empty user turns, two user turns in a row, a riddle for a user turn."""
     empty = item("  ", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}])
-    twice = item("Could you get the weather forecast for a city with the city Bergen and the days 2?", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}],
-                 history=[{"role": "user", "content": "Hello, I have a question about the weather."}])
+    twice = item(
+        "Could you get the weather forecast for a city with the city Bergen and the days 2?",
+        [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}],
+        history=[{"role": "user", "content": "Hello, I have a question about the weather."}],
+    )
     riddle = item("What has keys but can't open locks? A piano!", [{"name": "get_weather", "arguments": {"city": "Bergen", "days": 2}}])
     result = run_items([empty, twice, riddle])
     assert [r["reasons"] for r in result["rejected"]] == [
-        ["rule:empty_turn", "ground:absent"], ["rule:consecutive_user_turns"], ["ground:absent"]]
+        ["rule:empty_turn", "ground:absent"],
+        ["rule:consecutive_user_turns"],
+        ["ground:absent"],
+    ]
     assert result["verified"] == []
     assert "get_weather.city = 'Bergen'" in result["rejected"][2]["findings"][0]["message"]
 

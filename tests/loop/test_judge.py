@@ -23,9 +23,13 @@ WRONG = [{"name": "get_weather", "arguments": {"city": "Rome"}}]
 
 
 def sample() -> StepSample:
-    return StepSample(id="s1", tools=[{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
-                      messages=[{"role": "user", "content": "Could you get the weather with the city Oslo?"}],
-                      label_calls=CALL, current_time="2024-05-01, Wednesday")
+    return StepSample(
+        id="s1",
+        tools=[{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        messages=[{"role": "user", "content": "Could you get the weather with the city Oslo?"}],
+        label_calls=CALL,
+        current_time="2024-05-01, Wednesday",
+    )
 
 
 def probe(calls=WRONG, ok: bool = True) -> dict:
@@ -58,20 +62,27 @@ def test_combine_of_nothing_keeps_the_label() -> None:
 
 
 def test_the_same_letter_in_both_orders_is_a_disagreement() -> None:
-    """"A_CORRECT_B_WRONG" twice: label right in one order, prediction right in the other."""
+    """ "A_CORRECT_B_WRONG" twice: label right in one order, prediction right in the other."""
     record = {"orders": [{"label_first": True, "verdict": "A_CORRECT_B_WRONG"}, {"label_first": False, "verdict": "A_CORRECT_B_WRONG"}]}
     assert orders_disagree(record)
     consistent = {"orders": [{"label_first": True, "verdict": "A_CORRECT_B_WRONG"}, {"label_first": False, "verdict": "B_CORRECT_A_WRONG"}]}
     assert not orders_disagree(consistent)
-    assert not orders_disagree({"orders": [{"label_first": True, "error": "invalid_json"}, {"label_first": False, "verdict": "BOTH_WRONG"}]})
+    assert not orders_disagree(
+        {"orders": [{"label_first": True, "error": "invalid_json"}, {"label_first": False, "verdict": "BOTH_WRONG"}]}
+    )
 
 
 def scripted(verdicts: dict[bool, object]) -> ScriptedCaller:
     """A judge whose answer depends on which position holds the label."""
+
     def answer(sent):
         label_first = sent.input["A"] == CALL
         value = verdicts[label_first]
-        return value if isinstance(value, OutputInvalid) else {"verdict": value, "analysis": "Answer B uses the wrong city; answer A is right."}
+        return (
+            value
+            if isinstance(value, OutputInvalid)
+            else {"verdict": value, "analysis": "Answer B uses the wrong city; answer A is right."}
+        )
 
     return ScriptedCaller(answer)
 
@@ -112,7 +123,9 @@ def test_the_guard_lets_a_label_be_replaced_only_by_a_prediction_grounded_in_the
     """The judge says the prediction (city Rome) is right, but nobody said Rome: the label stands."""
     result = run(scripted(LABEL_IS_WRONG), probe())
     assert result["verdict"] == "PRED_WRONG"
-    assert result["guard"]["blocked"] and result["guard"]["reasons"] == ["ground:absent"] and result["guard"]["judge_verdict"] == "LABEL_WRONG"
+    assert (
+        result["guard"]["blocked"] and result["guard"]["reasons"] == ["ground:absent"] and result["guard"]["judge_verdict"] == "LABEL_WRONG"
+    )
     assert "Rome" in result["guard"]["findings"][0]["message"] and "Rome" in result["analysis"]
     dropped = anyio.run(lambda: judge_sample(scripted(LABEL_IS_WRONG), sample(), probe(), "both", 3, blocked_fix="drop"))
     assert dropped["verdict"] == "BOTH_WRONG" and dropped["guard"]["became"] == "BOTH_WRONG"
@@ -123,13 +136,16 @@ def test_the_guard_lets_a_label_be_replaced_only_by_a_prediction_grounded_in_the
 LOOPING = "The sunrise in New York is at 6:58. " * 6
 
 
-@pytest.mark.parametrize("bad_probe,reason", [
-    ({"pred_calls": [], "prediction": LOOPING}, "rule:assistant_repeats_itself"),
-    ({"pred_calls": GROUNDED, "finish_reason": "length"}, "guard:truncated"),
-    ({"pred_calls": [{"name": "get_weather", "arguments": {"city": "oslo", "when": "now"}}]}, "rule:unknown_argument"),
-    ({"pred_calls": [{"name": "get_weather", "arguments": {"city": "<city>"}}]}, "ground:placeholder"),
-    ({"pred_calls": [], "prediction": " , "}, "rule:empty_turn"),
-])
+@pytest.mark.parametrize(
+    "bad_probe,reason",
+    [
+        ({"pred_calls": [], "prediction": LOOPING}, "rule:assistant_repeats_itself"),
+        ({"pred_calls": GROUNDED, "finish_reason": "length"}, "guard:truncated"),
+        ({"pred_calls": [{"name": "get_weather", "arguments": {"city": "oslo", "when": "now"}}]}, "rule:unknown_argument"),
+        ({"pred_calls": [{"name": "get_weather", "arguments": {"city": "<city>"}}]}, "ground:placeholder"),
+        ({"pred_calls": [], "prediction": " , "}, "rule:empty_turn"),
+    ],
+)
 def test_the_guard_refuses_predictions_that_fail_the_rule_tier(bad_probe, reason) -> None:
     """JGLV replaced a sensible label with looping prose on the quickstart: never again."""
     result = run(scripted(LABEL_IS_WRONG), {**probe(), **bad_probe})

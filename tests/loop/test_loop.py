@@ -153,7 +153,10 @@ def test_status_lists_stages_in_pipeline_order(finished_run, capsys: pytest.Capt
     run, _, _ = finished_run
     assert main(["status", str(run)]) == 0
     out = capsys.readouterr().out
-    positions = [out.index(key) for key in ("seed/apis", "seed/samples", "iter_01/dataset", "iter_01/train", "iter_01/probe", "iter_01/compose", "iter_02/train")]
+    positions = [
+        out.index(key)
+        for key in ("seed/apis", "seed/samples", "iter_01/dataset", "iter_01/train", "iter_01/probe", "iter_01/compose", "iter_02/train")
+    ]
     assert positions == sorted(positions)
     assert "next: finished" in out
     assert "D_SEED_NEW=" in out
@@ -198,4 +201,6 @@ def test_rechecking_a_run_made_with_the_gates_finds_nothing_new(finished_run) ->
     first = report["iter_01"]
     assert first["edde_accepted_before"] == len(read_jsonl(run / "iter_01/expand/accepted.jsonl")) > 0
     assert first["edde_rejected_by_rules_now"] == 0 and first["label_fixes_blocked_by_guard_now"] == 0
-    assert first["label_fixes_before"] == sum(1 for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl") if v["verdict"] == "LABEL_WRONG") > 0
+    assert (
+        first["label_fixes_before"] == sum(1 for v in read_jsonl(run / "iter_01/judge/verdicts.jsonl") if v["verdict"] == "LABEL_WRONG") > 0
+    )

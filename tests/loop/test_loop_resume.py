@@ -71,7 +71,9 @@ def test_kill_in_each_stage_then_resume(tmp_path: Path) -> None:
     for stage, ready in kills:
         if stage == "iter_01/probe":
             block.unlink()  # training may finish from now on
-        process = subprocess.Popen([sys.executable, str(WORKER), str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path)
+        process = subprocess.Popen(
+            [sys.executable, str(WORKER), str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=tmp_path
+        )
         deadline = time.monotonic() + 180
         while not ready():
             if process.poll() is not None:
@@ -84,19 +86,42 @@ def test_kill_in_each_stage_then_resume(tmp_path: Path) -> None:
         for name, digest in kept.items():
             assert snapshot(run).get(name) == digest, f"{name} of a finished stage changed after a kill in {stage}"
         kept = snapshot(run)
-        output = {"seed/dialogs": "dialogs.jsonl", "iter_01/probe": "results.jsonl", "iter_01/judge": "verdicts.jsonl", "iter_01/expand": "expansions.jsonl"}.get(stage)
+        output = {
+            "seed/dialogs": "dialogs.jsonl",
+            "iter_01/probe": "results.jsonl",
+            "iter_01/judge": "verdicts.jsonl",
+            "iter_01/expand": "expansions.jsonl",
+        }.get(stage)
         if output:
             partial[stage] = read_jsonl(run / stage / output)
 
-    completed = subprocess.run([sys.executable, str(WORKER), str(config)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, str(WORKER), str(config)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     stages = finished(run)
-    for key in ("seed/apis", "seed/dialogs", "seed/verify", "seed/samples", "iter_01/train", "iter_01/probe", "iter_01/judge", "iter_01/expand", "iter_01/compose", "iter_02/dataset"):
+    for key in (
+        "seed/apis",
+        "seed/dialogs",
+        "seed/verify",
+        "seed/samples",
+        "iter_01/train",
+        "iter_01/probe",
+        "iter_01/judge",
+        "iter_01/expand",
+        "iter_01/compose",
+        "iter_02/dataset",
+    ):
         assert key in stages
     for name, digest in kept.items():
         assert snapshot(run)[name] == digest, f"{name} was recomputed"
     for stage, before in partial.items():
-        output = {"seed/dialogs": "dialogs.jsonl", "iter_01/probe": "results.jsonl", "iter_01/judge": "verdicts.jsonl", "iter_01/expand": "expansions.jsonl"}[stage]
+        output = {
+            "seed/dialogs": "dialogs.jsonl",
+            "iter_01/probe": "results.jsonl",
+            "iter_01/judge": "verdicts.jsonl",
+            "iter_01/expand": "expansions.jsonl",
+        }[stage]
         after = read_jsonl(run / stage / output)
         ids = [r["id"] for r in after]
         assert len(ids) == len(set(ids)), f"{stage} has duplicates"

@@ -17,16 +17,22 @@ from looptool.store import RunStore
 def _manifest(store: RunStore, iterations: int, *, spread: float = 0.5, warnings: list[str] | None = None) -> None:
     stages: dict = {}
     for j in range(1, iterations + 2):
-        stages[f"iter_{j:02d}/dataset"] = {"counts": {"size": 12345, "D_SEED_NEW": 1234, "D_ES": 2345, "D_EE": 8765,
-                                                      "D_HPPL": 1001, "share_SEED_NEW": 0.1}}
+        stages[f"iter_{j:02d}/dataset"] = {
+            "counts": {"size": 12345, "D_SEED_NEW": 1234, "D_ES": 2345, "D_EE": 8765, "D_HPPL": 1001, "share_SEED_NEW": 0.1}
+        }
         if j > iterations:
             break
         stages[f"iter_{j:02d}/train"] = {
             "counts": {"reward_mean": 0.123456, "reward_spread": spread, "grad_norm": 0.84, "warm_start": "sft"},
             "metrics": {"warnings": warnings or []},
         }
-        stages[f"iter_{j:02d}/probe"] = {"counts": {"accuracy": 0.6875, "high_ppl": 2}, "llm": {"requests": 123456, "prompt_tokens": 98765432, "completion_tokens": 1234567}}
-        stages[f"iter_{j:02d}/judge"] = {"counts": {"PRED_WRONG": 3, "LABEL_WRONG": 2, "BOTH_CORRECT": 0, "BOTH_WRONG": 1, "order_disagreements": 1}}
+        stages[f"iter_{j:02d}/probe"] = {
+            "counts": {"accuracy": 0.6875, "high_ppl": 2},
+            "llm": {"requests": 123456, "prompt_tokens": 98765432, "completion_tokens": 1234567},
+        }
+        stages[f"iter_{j:02d}/judge"] = {
+            "counts": {"PRED_WRONG": 3, "LABEL_WRONG": 2, "BOTH_CORRECT": 0, "BOTH_WRONG": 1, "order_disagreements": 1}
+        }
         stages[f"iter_{j:02d}/expand"] = {"counts": {"accepted": 18000, "pass_rate": 0.9}}
         stages[f"iter_{j:02d}/eval_bfcl"] = {"headline": {"overall": 0.8123}}
         stages[f"iter_{j:02d}/compose"] = {"counts": {"size": 12345}}
@@ -76,8 +82,12 @@ def test_console_table_fits_100_columns_and_is_printed_only_at_the_end(tmp_path,
     assert text.count("LoopTool iterations") == 1
     assert max(len(line) for line in text.splitlines()) <= 100 and "…" not in text
     # Its natural width fits, so a 100-column terminal never squeezes or cuts a column.
-    assert report.compact_table(report.write_report(store, 2, show=False)).__rich_measure__(
-        Console(width=400), Console(width=400).options).maximum <= 100
+    assert (
+        report.compact_table(report.write_report(store, 2, show=False))
+        .__rich_measure__(Console(width=400), Console(width=400).options)
+        .maximum
+        <= 100
+    )
 
 
 def test_zero_spread_warning_reaches_the_report(tmp_path, recorded):
@@ -91,8 +101,19 @@ def test_zero_spread_warning_reaches_the_report(tmp_path, recorded):
 
 def test_plot_legends_cover_no_bar_and_a_zero_line_stays_above_the_axis():
     # Equal full-size datasets: the bars fill the panel, so any legend inside it covers one.
-    rows = [{"iteration": j, "accuracy": 0.5, "reward_mean": 0.0, "reward_spread": 0.0, "D_SEED_NEW": 16 - 5 * j,
-             "D_ES": j, "D_EE": 3 * j, "D_HPPL": j} for j in (1, 2, 3)]
+    rows = [
+        {
+            "iteration": j,
+            "accuracy": 0.5,
+            "reward_mean": 0.0,
+            "reward_spread": 0.0,
+            "D_SEED_NEW": 16 - 5 * j,
+            "D_ES": j,
+            "D_EE": 3 * j,
+            "D_HPPL": j,
+        }
+        for j in (1, 2, 3)
+    ]
     figure = report.build_figure(rows)
     figure.canvas.draw()
     renderer = figure.canvas.get_renderer()

@@ -69,7 +69,9 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-def sim_launch_config(tmp_path: Path, *, apis: int = 24, dialogs: int = 16, latency_ms: float = 30, extra: str = "", name: str = "sim.toml") -> Path:
+def sim_launch_config(
+    tmp_path: Path, *, apis: int = 24, dialogs: int = 16, latency_ms: float = 30, extra: str = "", name: str = "sim.toml"
+) -> Path:
     """Config whose endpoints are a simulator the engine starts itself (dies with the process)."""
     endpoints = "\n".join(
         f'[endpoints.{role}]\nmodel = "sim-{role}"\nlaunch = "sim"\nmax_concurrency = 8\n[endpoints.{role}.sim]\nlatency_ms = {latency_ms}\n'
@@ -120,6 +122,12 @@ def seed_outputs(run: Path) -> dict[str, object]:
         "verdicts": by_id(run / "seed/verify/verdicts.jsonl"),
         "parquet": pq.read_table(run / "seed/samples/train.parquet").to_pylist(),
     }
-    for name in ("seed/apis/accepted.jsonl", "seed/apis/duplicates.json", "seed/pool/tools.jsonl", "seed/verify/duplicates.json", "seed/samples/samples.jsonl"):
+    for name in (
+        "seed/apis/accepted.jsonl",
+        "seed/apis/duplicates.json",
+        "seed/pool/tools.jsonl",
+        "seed/verify/duplicates.json",
+        "seed/samples/samples.jsonl",
+    ):
         out[name] = hashlib.sha256((run / name).read_bytes()).hexdigest()
     return out

@@ -20,7 +20,11 @@ base_url = "http://127.0.0.1:9/v1"
 generator = "gen"
 """
 
-GOOD_SPEC = {"name": "get_rate", "description": "Exchange rate.", "parameters": {"type": "object", "properties": {"base": {"type": "string"}}}}
+GOOD_SPEC = {
+    "name": "get_rate",
+    "description": "Exchange rate.",
+    "parameters": {"type": "object", "properties": {"base": {"type": "string"}}},
+}
 
 
 def imports(tmp_path: Path, content: bytes | str | list) -> str:
@@ -33,27 +37,65 @@ def imports(tmp_path: Path, content: bytes | str | list) -> str:
 
 # (case, config text (or a function of tmp_path that writes what it needs), key, words of the reason)
 CASES: list[tuple[str, str | Callable[[Path], str], str, list[str]]] = [
-    ("import_missing", BASE + '[synth.pool]\nimport_files = ["nope.json"]\n', "synth.pool.import_files[0]", ["nope.json", "does not exist"]),
+    (
+        "import_missing",
+        BASE + '[synth.pool]\nimport_files = ["nope.json"]\n',
+        "synth.pool.import_files[0]",
+        ["nope.json", "does not exist"],
+    ),
     ("import_not_utf8", lambda p: imports(p, b'[{"name": "\xff"}]'), "synth.pool.import_files[0]", ["tools.json", "not UTF-8"]),
     ("import_not_json", lambda p: imports(p, "[{oops\n"), "synth.pool.import_files[0]", ["tools.json", "line 1", "JSON"]),
-    ("import_bad_spec", lambda p: imports(p, [GOOD_SPEC, {"name": "x", "parameters": {"type": "object", "properties": {}, "required": ["ghost"]}}]),
-     "synth.pool.import_files[0]", ["tools.json[1]", "ghost"]),
-    ("import_duplicate", lambda p: imports(p, [GOOD_SPEC, GOOD_SPEC]), "synth.pool.import_files[0]", ["tools.json[1]", "get_rate", "tools.json[0]"]),
-    ("import_deeply_nested", lambda p: imports(p, "[" * 100_000 + "]" * 100_000), "synth.pool.import_files[0]", ["tools.json", "nested too deeply"]),
-    ("import_huge_description", lambda p: imports(p, [{**GOOD_SPEC, "description": "x" * 20_000_000}]), "synth.pool.import_files[0]",
-     ["tools.json[0]", "description of 20000000 characters"]),
-    ("import_unsafe_pattern", lambda p: imports(p, [{**GOOD_SPEC, "parameters": {"type": "object", "properties": {"base": {"type": "string", "pattern": r"(a)\1"}}}}]),
-     "synth.pool.import_files[0]", ["tools.json[0]", "pattern_unsupported"]),
+    (
+        "import_bad_spec",
+        lambda p: imports(p, [GOOD_SPEC, {"name": "x", "parameters": {"type": "object", "properties": {}, "required": ["ghost"]}}]),
+        "synth.pool.import_files[0]",
+        ["tools.json[1]", "ghost"],
+    ),
+    (
+        "import_duplicate",
+        lambda p: imports(p, [GOOD_SPEC, GOOD_SPEC]),
+        "synth.pool.import_files[0]",
+        ["tools.json[1]", "get_rate", "tools.json[0]"],
+    ),
+    (
+        "import_deeply_nested",
+        lambda p: imports(p, "[" * 100_000 + "]" * 100_000),
+        "synth.pool.import_files[0]",
+        ["tools.json", "nested too deeply"],
+    ),
+    (
+        "import_huge_description",
+        lambda p: imports(p, [{**GOOD_SPEC, "description": "x" * 20_000_000}]),
+        "synth.pool.import_files[0]",
+        ["tools.json[0]", "description of 20000000 characters"],
+    ),
+    (
+        "import_unsafe_pattern",
+        lambda p: imports(
+            p, [{**GOOD_SPEC, "parameters": {"type": "object", "properties": {"base": {"type": "string", "pattern": r"(a)\1"}}}}]
+        ),
+        "synth.pool.import_files[0]",
+        ["tools.json[0]", "pattern_unsupported"],
+    ),
     ("unknown_domain", BASE + '[synth]\ndomains = ["travel", "atlantis"]\n', "synth.domains", ["'atlantis'", "available", "travel"]),
     ("url_with_space", BASE.replace("127.0.0.1:9", "127.0.0.1 :9"), "endpoints.gen.base_url", ["whitespace"]),
     ("negative_weight", BASE + "[synth.dialogs.kind_weights]\nsingle = 1.0\nno_tool = -0.5\n", "synth.dialogs", ["no_tool = -0.5", ">= 0"]),
-    ("empty_api_key_env", BASE.replace('base_url = "http://127.0.0.1:9/v1"', 'base_url = "http://127.0.0.1:9/v1"\napi_key_env = ""'),
-     "endpoints.gen.api_key_env", ["is empty"]),
+    (
+        "empty_api_key_env",
+        BASE.replace('base_url = "http://127.0.0.1:9/v1"', 'base_url = "http://127.0.0.1:9/v1"\napi_key_env = ""'),
+        "endpoints.gen.api_key_env",
+        ["is empty"],
+    ),
     ("init_model_missing", BASE + '[policy]\ninit_model = "models/none"\n', "policy.init_model", ["models/none", "not a directory"]),
     ("run_dir_is_a_file", lambda p: ((p / "run").write_text("x"), BASE)[1], "run.dir", ["exists and is not a directory"]),
     ("nested_toml", BASE + "[synth]\ndomains = " + "[" * 5000 + "]" * 5000 + "\n", "", ["nested too deeply"]),
     ("brackets_survive", BASE + "[synth.dialogs]\ntools_per_dialog = [5, 2]\n", "synth.dialogs", ["[low, high]"]),
-    ("vllm_table_named", BASE.replace('base_url = "http://127.0.0.1:9/v1"', 'launch = "vllm"'), "endpoints.gen.vllm", ["[endpoints.gen.vllm]"]),
+    (
+        "vllm_table_named",
+        BASE.replace('base_url = "http://127.0.0.1:9/v1"', 'launch = "vllm"'),
+        "endpoints.gen.vllm",
+        ["[endpoints.gen.vllm]"],
+    ),
 ]
 
 
@@ -77,7 +119,7 @@ def test_non_utf8_and_oversized_configs(tmp_path: Path, capsys: pytest.CaptureFi
     latin.write_bytes(BASE.encode() + b'[run.x]\nname = "caf\xe9"\n')
     assert main(["check", str(latin)]) == 2
     huge = tmp_path / "huge.toml"
-    huge.write_text(BASE + '# ' + "x" * (5 << 20) + "\n")
+    huge.write_text(BASE + "# " + "x" * (5 << 20) + "\n")
     assert main(["check", str(huge)]) == 2
     out = " ".join(capsys.readouterr().out.split())
     assert f"{latin}: not UTF-8 text (byte 0xe9" in out

@@ -102,7 +102,11 @@ async def test_resume_with_a_changed_config_is_refused_with_a_diff(tmp_path: Pat
         assert (run / "config.toml").read_bytes() == copied_before
 
         # Keys of stages not run yet, and operational keys, may change: recorded, not refused.
-        later = url_config(tmp_path, sim.base_url, apis=6, dialogs=5, name="later.toml").read_text().replace("concurrency = 8\n[synth.dialogs]", "concurrency = 2\n[synth.dialogs]")
+        later = (
+            url_config(tmp_path, sim.base_url, apis=6, dialogs=5, name="later.toml")
+            .read_text()
+            .replace("concurrency = 8\n[synth.dialogs]", "concurrency = 2\n[synth.dialogs]")
+        )
         (tmp_path / "later.toml").write_text(later)
         await build_seed(load_config(tmp_path / "later.toml"), "apis")
         manifest = read_json(run / "manifest.json")

@@ -41,7 +41,13 @@ async def test_api_synthesis_does_not_depend_on_completion_order(tmp_path: Path)
             (folder / "run.toml").write_text(text)
             await build_seed(load_config(folder / "run.toml"), "pool")
             run = folder / "run"
-            results.append((by_id(run / "seed/apis/specs.jsonl"), (run / "seed/apis/accepted.jsonl").read_bytes(), (run / "seed/pool/tools.jsonl").read_bytes()))
+            results.append(
+                (
+                    by_id(run / "seed/apis/specs.jsonl"),
+                    (run / "seed/apis/accepted.jsonl").read_bytes(),
+                    (run / "seed/pool/tools.jsonl").read_bytes(),
+                )
+            )
     assert results[0] == results[1]
     accepted = read_jsonl(tmp_path / "c1/run/seed/apis/accepted.jsonl")
     contexts = [r["context_key"] for r in accepted]
@@ -54,14 +60,22 @@ def _lines(path: Path) -> int:
 
 def _run(config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "looptool", "synth", "samples", str(config)], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "looptool", "synth", "samples", str(config)], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
+    )
 
 
 def _kill_during(stage: str, config: Path, cwd: Path) -> None:
     """Start seed construction and SIGKILL it once `stage` has begun (and, for a stage made of
     units, has written some)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "looptool", "synth", "samples", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "looptool", "synth", "samples", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
     run = cwd / "run"
     outputs = {"apis": "seed/apis/specs.jsonl", "dialogs": "seed/dialogs/dialogs.jsonl", "verify": "seed/verify/verdicts.jsonl"}
     deadline = time.monotonic() + 300

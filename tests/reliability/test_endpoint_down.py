@@ -46,7 +46,9 @@ async def test_every_endpoint_refusing_stops_the_stage_early_with_the_cause(tmp_
 
 async def test_the_cool_down_is_honoured_with_a_single_endpoint() -> None:
     url = closed_port_url()
-    retry = RetryConfig(max_attempts=100, backoff_initial_s=0.001, backoff_max_s=0.001, endpoint_down_cooldown_s=0.3, unreachable_grace_s=1.0)
+    retry = RetryConfig(
+        max_attempts=100, backoff_initial_s=0.001, backoff_max_s=0.001, endpoint_down_cooldown_s=0.3, unreachable_grace_s=1.0
+    )
     client = LLMClient.from_endpoint_configs(
         {"a": EndpointConfig(base_url=url, model="m", connect_timeout_s=1)}, {"judge": ["a"]}, config=ClientConfig(cache=False, retry=retry)
     )
@@ -61,7 +63,9 @@ async def test_the_cool_down_is_honoured_with_a_single_endpoint() -> None:
 async def test_an_endpoint_that_comes_back_is_used_again() -> None:
     async with SimServer(SimSettings()) as sim:
         down = closed_port_url()
-        retry = RetryConfig(max_attempts=10, backoff_initial_s=0.001, backoff_max_s=0.001, endpoint_down_cooldown_s=0.05, unreachable_grace_s=30)
+        retry = RetryConfig(
+            max_attempts=10, backoff_initial_s=0.001, backoff_max_s=0.001, endpoint_down_cooldown_s=0.05, unreachable_grace_s=30
+        )
         client = LLMClient.from_endpoint_configs(
             {"down": EndpointConfig(base_url=down, model="m"), "up": EndpointConfig(base_url=sim.base_url, model="m")},
             {"judge": ["down", "up"]},

@@ -44,7 +44,9 @@ def _public_error_classes() -> list[tuple[str, str]]:
             if not isinstance(node, ast.ClassDef) or node.name.startswith("_"):
                 continue
             bases = {getattr(base, "id", getattr(base, "attr", "")) for base in node.bases}
-            if bases & {"Exception", "ValueError", "RuntimeError", "TypeError", "KeyError", "OSError"} or node.name.endswith(("Error", "Failed", "Died")):
+            if bases & {"Exception", "ValueError", "RuntimeError", "TypeError", "KeyError", "OSError"} or node.name.endswith(
+                ("Error", "Failed", "Died")
+            ):
                 module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
                 found.append((module, node.name))
     return found

@@ -26,7 +26,9 @@ FLAKY = SimSettings(seed=3, faults=FaultPlan(rates={"503": 0.3}))
 ONE_ATTEMPT = "[client.retry]\nmax_attempts = 1"
 
 
-async def test_failed_units_leave_the_stage_incomplete_and_a_rerun_retries_exactly_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_failed_units_leave_the_stage_incomplete_and_a_rerun_retries_exactly_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with SimServer(FLAKY.model_copy(deep=True)) as sim:
         config = load_config(url_config(tmp_path, sim.base_url, apis=40, client=ONE_ATTEMPT))
         with pytest.raises(StageIncomplete) as raised:
@@ -50,7 +52,12 @@ async def test_failed_units_leave_the_stage_incomplete_and_a_rerun_retries_exact
         capsys.readouterr()
         assert print_status(run) == 0
         shown = capsys.readouterr().out
-        assert "seed/apis" in shown and "incomplete" in shown and f"failed={len(failed_ids)}" in shown and "retries_exhausted:http_503" in shown
+        assert (
+            "seed/apis" in shown
+            and "incomplete" in shown
+            and f"failed={len(failed_ids)}" in shown
+            and "retries_exhausted:http_503" in shown
+        )
 
         sim.state.settings = SimSettings(seed=3)  # the outage is over
         before = sim.state.stats["requests"]

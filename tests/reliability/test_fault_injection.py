@@ -50,8 +50,21 @@ class Simulator:
         (folder / "settings.json").write_text(settings.model_dump_json())
         ready = folder / "ready"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "looptool", "sim", "--port", "0", "--settings", str(folder / "settings.json"), "--ready-file", str(ready)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
+            [
+                sys.executable,
+                "-m",
+                "looptool",
+                "sim",
+                "--port",
+                "0",
+                "--settings",
+                str(folder / "settings.json"),
+                "--ready-file",
+                str(ready),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=ENV,
         )
         deadline = time.monotonic() + 60
         while not ready.exists():

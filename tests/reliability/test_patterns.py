@@ -40,7 +40,11 @@ def run_bounded(code: str, timeout_s: float = 20.0) -> str:
     """Run `code` in a fresh interpreter; a hang is a test failure, not a stuck suite."""
     try:
         done = subprocess.run(
-            [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout_s, cwd=REPO,
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=REPO,
             env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
         )
     except subprocess.TimeoutExpired:

@@ -40,7 +40,11 @@ def in_namespace(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
         ["unshare", "--mount", "--propagation", "private", "bash", "-c", "set -e\n" + script],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=600,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
     )
 
 
@@ -55,8 +59,7 @@ def test_read_only_run_directory_is_one_clear_message(tmp_path: Path) -> None:
     config = sim_launch_config(tmp_path, apis=4, dialogs=2, latency_ms=0).read_text().replace('dir = "run"', f'dir = "{mount}/run"')
     (tmp_path / "ro.toml").write_text(config)
     done = in_namespace(
-        f"mount -t tmpfs -o size=1m tmpfs {mount}\nmkdir {mount}/run\nmount -o remount,ro {mount}\n"
-        f"set +e\n{LOOPTOOL} synth apis ro.toml",
+        f"mount -t tmpfs -o size=1m tmpfs {mount}\nmkdir {mount}/run\nmount -o remount,ro {mount}\nset +e\n{LOOPTOOL} synth apis ro.toml",
         tmp_path,
     )
     out = one_line(done.stdout + done.stderr)
@@ -69,8 +72,14 @@ def test_read_only_run_directory_is_one_clear_message(tmp_path: Path) -> None:
 def test_disk_full_names_path_and_cause_and_a_resume_after_freeing_space_matches(tmp_path: Path) -> None:
     reference = tmp_path / "reference"
     reference.mkdir()
-    done = subprocess.run([sys.executable, "-m", "looptool", "synth", "samples", str(sim_launch_config(reference, latency_ms=0))],
-                          capture_output=True, text=True, cwd=reference, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "looptool", "synth", "samples", str(sim_launch_config(reference, latency_ms=0))],
+        capture_output=True,
+        text=True,
+        cwd=reference,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
     mount, freed = tmp_path / "mnt", tmp_path / "freed"
@@ -89,8 +98,14 @@ def test_disk_full_names_path_and_cause_and_a_resume_after_freeing_space_matches
     assert "No space left on device" in out and f"{mount}/run/" in out, out
     assert "Traceback" not in out
 
-    resumed = subprocess.run([sys.executable, "-m", "looptool", "synth", "samples", "full.toml"], capture_output=True, text=True,
-                             cwd=freed, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "looptool", "synth", "samples", "full.toml"],
+        capture_output=True,
+        text=True,
+        cwd=freed,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert seed_outputs(freed / "run") == seed_outputs(reference / "run")
 
@@ -116,7 +131,10 @@ with JsonlWriter({str(mount / "r.jsonl")!r}) as out:
 print("WRITTEN", written)
 """
     (tmp_path / "fill.py").write_text(script)
-    done = in_namespace(f"mount -t tmpfs -o size=64k tmpfs {mount}\n{shlex.quote(sys.executable)} fill.py\ncp {mount}/r.jsonl {tmp_path}/copy.jsonl", tmp_path)
+    done = in_namespace(
+        f"mount -t tmpfs -o size=64k tmpfs {mount}\n{shlex.quote(sys.executable)} fill.py\ncp {mount}/r.jsonl {tmp_path}/copy.jsonl",
+        tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"ERROR cannot write {mount}/r.jsonl: No space left on device" in done.stdout
     written = int(done.stdout.split("WRITTEN")[1])

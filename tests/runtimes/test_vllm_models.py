@@ -40,9 +40,7 @@ def test_missing_runtime_names_the_setup_command(home: Path) -> None:
 
 def test_build_is_placed_atomically_and_reused(home: Path) -> None:
     # $1 = build script, $2 = output dir; count invocations to prove the second call is a no-op.
-    _fake_runtime(
-        home, 'echo run >> "$LOOPTOOL_HOME/calls"\nmkdir -p "$2"\necho "{}" > "$2/config.json"\necho "built by $1"\n'
-    )
+    _fake_runtime(home, 'echo run >> "$LOOPTOOL_HOME/calls"\nmkdir -p "$2"\necho "{}" > "$2/config.json"\necho "built by $1"\n')
     path = ensure_model("tiny")
     assert path == model_dir("tiny") == home / "models" / "tiny"
     assert (path / "config.json").read_text().strip() == "{}"
@@ -54,9 +52,7 @@ def test_build_is_placed_atomically_and_reused(home: Path) -> None:
 
 def test_failed_build_reports_output_and_leaves_nothing(home: Path) -> None:
     _fake_runtime(home, 'mkdir -p "$2"\necho "Traceback: boom while converting $1" >&2\nexit 7\n')
-    with pytest.raises(
-        ModelBuildError, match=r"'smollm2'(.|\n)*exit 7(.|\n)*boom while converting .*convert_smollm2\.py"
-    ):
+    with pytest.raises(ModelBuildError, match=r"'smollm2'(.|\n)*exit 7(.|\n)*boom while converting .*convert_smollm2\.py"):
         ensure_model("smollm2")
     assert list((home / "models").iterdir()) == []
 

@@ -36,6 +36,7 @@ from vllm_fixtures import WEATHER_TOOL
 
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture(scope="module")
 def tiny_model(request: pytest.FixtureRequest) -> Path:
     runtime_or_skip(request.config, "vllm")
@@ -125,9 +126,7 @@ def test_prompt_logprobs_for_perplexity(client: httpx.Client) -> None:
     )
     assert direct.status_code == 200, direct.text
     entries = direct.json()["choices"][0]["prompt_logprobs"]
-    token_ids = client.post(f"{tiny_root(client)}/tokenize", json={"model": "tiny-test", "prompt": text}).json()[
-        "tokens"
-    ]
+    token_ids = client.post(f"{tiny_root(client)}/tokenize", json={"model": "tiny-test", "prompt": text}).json()["tokens"]
     assert entries[0] is None and len(entries) == len(token_ids) == len(echoed["token_logprobs"])
     # Each entry maps token ids (the prompt's own, maybe also the top-ranked one) to logprobs.
     prompt_values = [entry[str(tid)]["logprob"] for entry, tid in zip(entries[1:], token_ids[1:])]
@@ -184,9 +183,7 @@ def test_json_schema_response_format(client: httpx.Client) -> None:
 
 
 def test_server_is_gone_after_exit(tiny_model: Path, tmp_path: Path) -> None:
-    spec = VLLMServerSpec(
-        model=tiny_model, served_model_name="tiny-lifecycle", enforce_eager=True, startup_timeout_s=400
-    )
+    spec = VLLMServerSpec(model=tiny_model, served_model_name="tiny-lifecycle", enforce_eager=True, startup_timeout_s=400)
     pid_file = tmp_path / "server.pid"
     server = VLLMServer(spec, log_path=tmp_path / "server.log", pid_file=pid_file)
     with start_blocking_portal() as portal:

@@ -209,9 +209,7 @@ def _spawn_stale_fake(fake_python: Path, name: str) -> subprocess.Popen:
 
 
 @pytest.mark.anyio
-async def test_start_waits_for_health_then_stops_whole_group(
-    tmp_path: Path, tag: str, fake_python: Path, model_dir: Path
-) -> None:
+async def test_start_waits_for_health_then_stops_whole_group(tmp_path: Path, tag: str, fake_python: Path, model_dir: Path) -> None:
     pid_file = tmp_path / "run" / "server.pid"
     spec = _spec(model_dir, fake_python, f"fake-ok-{tag}", env={"FAKE_VLLM_READY_AFTER": "1.5"})
     server = VLLMServer(spec, log_path=tmp_path / "server.log", pid_file=pid_file, poll_interval_s=0.1)
@@ -299,9 +297,7 @@ async def test_start_replaces_the_stale_server_of_its_pid_file(
     stale = spawn_stale(f"fake-old-{tag}")
     pid_file = tmp_path / "server.pid"
     pid_file.write_text(json.dumps({"pid": stale.pid}))
-    async with VLLMServer(
-        _spec(model_dir, fake_python, f"fake-new-{tag}"), log_path=tmp_path / "new.log", pid_file=pid_file
-    ):
+    async with VLLMServer(_spec(model_dir, fake_python, f"fake-new-{tag}"), log_path=tmp_path / "new.log", pid_file=pid_file):
         assert stale.wait(timeout=5) == -signal.SIGTERM
         assert _procs_mentioning(f"fake-old-{tag}") == []
         assert json.loads(pid_file.read_text())["pid"] != stale.pid

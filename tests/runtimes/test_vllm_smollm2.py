@@ -25,6 +25,7 @@ from vllm_fixtures import WEATHER_TOOL
 
 pytestmark = pytest.mark.slow
 
+
 @pytest.fixture(scope="module")
 def smol_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
     runtime_or_skip(request.config, "vllm")
@@ -70,9 +71,7 @@ def test_smollm2_tool_call_and_logprobs(smol_server: VLLMServer) -> None:
         assert json.loads(call["arguments"])["city"] == "Tokyo"
 
         text = "The capital of France is Paris. The capital of Germany is Berlin."
-        scored = c.post(
-            "/completions", json={"model": "smol", "prompt": text, "echo": True, "logprobs": 0, "max_tokens": 0}
-        )
+        scored = c.post("/completions", json={"model": "smol", "prompt": text, "echo": True, "logprobs": 0, "max_tokens": 0})
         assert scored.status_code == 200, scored.text
         values = scored.json()["choices"][0]["logprobs"]["token_logprobs"][1:]
         mean_nll = -sum(values) / len(values)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def sim_config(tmp_path: Path, *, dialogs: int = 12, apis: int = 16, assistant: str = "", judge: str = "", latency_ms: float = 0, extra: str = "") -> Path:
+def sim_config(
+    tmp_path: Path, *, dialogs: int = 12, apis: int = 16, assistant: str = "", judge: str = "", latency_ms: float = 0, extra: str = ""
+) -> Path:
     text = f"""
 [run]
 name = "t"

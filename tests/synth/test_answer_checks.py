@@ -81,7 +81,6 @@ def test_the_caller_refuses_a_contradicting_answer_like_a_schema_violation(tmp_p
     assert RoleCaller.parse(card, '{"verdict": "fail", "reason": "fail"}', []) == {"verdict": "fail", "reason": "fail"}
 
 
-
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

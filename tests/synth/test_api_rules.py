@@ -317,11 +317,18 @@ def test_merge_overrides_but_accumulates_domain_params_and_guidance() -> None:
     [
         ({"param_count": [1, 1], "param_types": ["string", "integer"]}, "at most 1"),
         (
-            {"param_count": [1, 2], "param_types": ["boolean"], "domain_params": [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}]},
+            {
+                "param_count": [1, 2],
+                "param_types": ["boolean"],
+                "domain_params": [{"name": "a", "type": "string"}, {"name": "b", "type": "string"}],
+            },
             "at most 2",
         ),
         ({"output_format": "string", "output_fields": ["status"]}, "output_fields"),
-        ({"param_count": [2, 2], "required_ratio": [0.0, 0.3], "domain_params": [{"name": "a", "type": "string", "required": True}]}, "required_ratio"),
+        (
+            {"param_count": [2, 2], "required_ratio": [0.0, 0.3], "domain_params": [{"name": "a", "type": "string", "required": True}]},
+            "required_ratio",
+        ),
     ],
 )
 def test_unsatisfiable_constraints(constraints: dict, fragment: str) -> None:
@@ -336,7 +343,18 @@ def test_satisfiable_constraints() -> None:
 
 def test_describe_constraints_shows_values() -> None:
     text = "\n".join(describe_constraints(CONSTRAINT))
-    for needle in ("snake_case", "search, find", "2 to 4", "integer", "25%", "75%", "trip_id", "^TRP-[0-9]{8}$", "status, message", "default"):
+    for needle in (
+        "snake_case",
+        "search, find",
+        "2 to 4",
+        "integer",
+        "25%",
+        "75%",
+        "trip_id",
+        "^TRP-[0-9]{8}$",
+        "status, message",
+        "default",
+    ):
         assert needle in text
 
 

@@ -25,7 +25,10 @@ STRING, INTEGER, NUMBER, BOOLEAN = {"type": "string"}, {"type": "integer"}, {"ty
 def grounded(value, schema, said: str, current_time: str = FRIDAY, parameter: str = "x", tool: str | None = None):
     messages = [{"role": "user", "content": said}]
     if tool is not None:
-        messages += [{"role": "assistant", "content": "", "tool_calls": [{"name": "f", "arguments": {}}]}, {"role": "tool", "name": "f", "content": tool}]
+        messages += [
+            {"role": "assistant", "content": "", "tool_calls": [{"name": "f", "arguments": {}}]},
+            {"role": "tool", "name": "f", "content": tool},
+        ]
     context = GroundingContext.of(messages, current_time)
     [leaf] = ground_arguments({"name": "f", "arguments": {parameter: value}}, {parameter: schema}, context, 1)
     return leaf
@@ -89,14 +92,22 @@ def test_values_from_an_earlier_tool_result_are_grounded() -> None:
     leaf = grounded("ORD-1234", STRING, "track my last order", parameter="order_id", tool=json.dumps({"orders": [{"id": "ORD-1234"}]}))
     assert (leaf.basis, leaf.score) == ("tool_result", 1.0)
     assert grounded(7, INTEGER, "how many?", tool='{"count": 7}').basis == "tool_result"
-    assert grounded("orders", STRING, "track it", parameter="kind", tool='{"orders": []}').basis == "absent", "keys are structure, not values"
+    assert grounded("orders", STRING, "track it", parameter="kind", tool='{"orders": []}').basis == "absent", (
+        "keys are structure, not values"
+    )
 
 
 # (value, schema, what the user said, parameter, expected reason code)
 REFUSED = [
     ("1234567890", STRING, '","', "from_account", "ground:absent"),  # the quickstart's transfer_money
     (100, NUMBER, '","', "amount", "ground:absent"),
-    ("country", {"type": "string", "description": "Traveller's citizenship country"}, "Your plan is here.", "citizenship", "ground:repeats_parameter"),
+    (
+        "country",
+        {"type": "string", "description": "Traveller's citizenship country"},
+        "Your plan is here.",
+        "citizenship",
+        "ground:repeats_parameter",
+    ),
     ("destination", STRING, "I want to go to my destination", "destination", "ground:repeats_parameter"),  # even when said
     ("account", STRING, "move money", "from_account", "ground:repeats_parameter"),  # part of the name, nobody said it
     ("string", STRING, "book a string quartet", "name", "ground:placeholder"),
@@ -128,9 +139,18 @@ def test_values_a_careful_annotator_refuses(value, schema, said, parameter, code
 def test_nested_values_are_grounded_one_by_one_and_named_by_path() -> None:
     schema = {"type": "array", "items": {"type": "object", "properties": {"city": STRING, "nights": INTEGER}}}
     context = GroundingContext.of([{"role": "user", "content": "Oslo for 2 nights, then Rome"}], FRIDAY)
-    leaves = ground_arguments({"name": "plan", "arguments": {"stops": [{"city": "Oslo", "nights": 2}, {"city": "Rome", "nights": 9}]}}, {"stops": schema}, context, 1)
+    leaves = ground_arguments(
+        {"name": "plan", "arguments": {"stops": [{"city": "Oslo", "nights": 2}, {"city": "Rome", "nights": 9}]}},
+        {"stops": schema},
+        context,
+        1,
+    )
     assert [(g.argument, g.basis) for g in leaves] == [
-        ("plan.stops[0].city", "stated"), ("plan.stops[0].nights", "stated"), ("plan.stops[1].city", "stated"), ("plan.stops[1].nights", "absent")]
+        ("plan.stops[0].city", "stated"),
+        ("plan.stops[0].nights", "stated"),
+        ("plan.stops[1].city", "stated"),
+        ("plan.stops[1].nights", "absent"),
+    ]
 
 
 def test_raising_accept_score_refuses_choices_nobody_made() -> None:
@@ -139,16 +159,34 @@ def test_raising_accept_score_refuses_choices_nobody_made() -> None:
 
 
 # -- the policy inside verification -----------------------------------------------------------------
-TOOLS = [{"name": "transfer_money", "parameters": {"type": "object", "properties": {
-    "from_account": STRING, "to_account": STRING, "amount": NUMBER}, "required": ["from_account", "to_account", "amount"]}}]
+TOOLS = [
+    {
+        "name": "transfer_money",
+        "parameters": {
+            "type": "object",
+            "properties": {"from_account": STRING, "to_account": STRING, "amount": NUMBER},
+            "required": ["from_account", "to_account", "amount"],
+        },
+    }
+]
 JUNK = {"name": "transfer_money", "arguments": {"from_account": "1234567890", "to_account": "1234567890", "amount": 100}}
 
 
 def junk_dialog(user: str = "Please move some money for me.", calls=(JUNK,)) -> dict:
-    messages = [{"role": "user", "content": user}, {"role": "assistant", "content": "", "tool_calls": list(calls)},
-                {"role": "tool", "name": "transfer_money", "content": "{}"}, {"role": "assistant", "content": "Done, the money is on its way."}]
-    return {"id": "d1", "tools": TOOLS, "current_time": FRIDAY, "messages": messages, "status": "ok",
-            "steps": [{"message_index": 1, "calls": list(calls), "rule_issues": [], "expects": "call", "request": 0}]}
+    messages = [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": "", "tool_calls": list(calls)},
+        {"role": "tool", "name": "transfer_money", "content": "{}"},
+        {"role": "assistant", "content": "Done, the money is on its way."},
+    ]
+    return {
+        "id": "d1",
+        "tools": TOOLS,
+        "current_time": FRIDAY,
+        "messages": messages,
+        "status": "ok",
+        "steps": [{"message_index": 1, "calls": list(calls), "rule_issues": [], "expects": "call", "request": 0}],
+    }
 
 
 def rubber_stamp() -> ScriptedCaller:
@@ -190,4 +228,8 @@ def test_a_grounded_dialog_passes_and_records_every_basis() -> None:
     honest = {"name": "transfer_money", "arguments": {"from_account": "AB-12", "to_account": "CD-34", "amount": 1200.0}}
     verdict = check(junk_dialog("Move one thousand two hundred euros from AB-12 to CD-34", (honest,)))
     assert verdict.passed and verdict.reasons == []
-    assert [(g.path, g.basis) for g in verdict.grounding] == [("from_account", "stated"), ("to_account", "stated"), ("amount", "normalised")]
+    assert [(g.path, g.basis) for g in verdict.grounding] == [
+        ("from_account", "stated"),
+        ("to_account", "stated"),
+        ("amount", "normalised"),
+    ]

@@ -56,7 +56,9 @@ def test_all_stages_end_to_end(tmp_path: Path) -> None:
     assert results["verify"]["dialogs_passed"] == sum(v["passed"] for v in verdicts) > 0
     quality = read_json(run / "report/quality/seed_verify.json")  # what the gates did, for people
     assert quality["checked"] == 12 and quality["accepted"] == results["verify"]["dialogs_passed"]
-    assert quality["rejected_by_reason"] == {r: sum(r in v["reasons"] for v in verdicts) for r in {r for v in verdicts for r in v["reasons"]}}
+    assert quality["rejected_by_reason"] == {
+        r: sum(r in v["reasons"] for v in verdicts) for r in {r for v in verdicts for r in v["reasons"]}
+    }
     assert all(g["score"] >= 0.5 for v in verdicts if v["passed"] for g in v["grounding"]), "accepted dialogs are grounded"
 
     samples = [StepSample.model_validate(r) for r in read_jsonl(run / "seed/samples/samples.jsonl")]
@@ -84,7 +86,9 @@ def test_all_stages_end_to_end(tmp_path: Path) -> None:
 
 def test_injected_bad_turns_are_rejected_with_the_right_reason(tmp_path: Path) -> None:
     # Re-asking off: a malformed call must then reach the rule tier and be rejected there.
-    config = sim_config(tmp_path, dialogs=24, assistant="malformed_rate = 0.25\nwrong_call_rate = 0.25", extra="[client]\ninvalid_answer_retries = 0")
+    config = sim_config(
+        tmp_path, dialogs=24, assistant="malformed_rate = 0.25\nwrong_call_rate = 0.25", extra="[client]\ninvalid_answer_retries = 0"
+    )
     run_seed(config)
     run = tmp_path / "run"
     dialogs = {d["id"]: d for d in read_jsonl(run / "seed/dialogs/dialogs.jsonl")}
@@ -104,12 +108,31 @@ def test_injected_bad_turns_are_rejected_with_the_right_reason(tmp_path: Path) -
 
 def test_tool_file_import_counts_bad_specs_with_where_and_why(tmp_path: Path) -> None:
     tools = [
-        {"name": "get_rate", "description": "Exchange rate", "parameters": {"type": "dict", "properties": {"base": {"type": "string", "description": "x"}}, "required": ["base"]}},
-        {"tools": json.dumps([{"name": "track", "description": "Track a parcel", "parameters": {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}}])},
+        {
+            "name": "get_rate",
+            "description": "Exchange rate",
+            "parameters": {"type": "dict", "properties": {"base": {"type": "string", "description": "x"}}, "required": ["base"]},
+        },
+        {
+            "tools": json.dumps(
+                [
+                    {
+                        "name": "track",
+                        "description": "Track a parcel",
+                        "parameters": {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+                    }
+                ]
+            )
+        },
         {"name": "broken", "description": "bad", "parameters": {"type": "object", "properties": {}, "required": ["ghost"]}},
     ]
     (tmp_path / "pool.json").write_text(json.dumps(tools))
-    config = sim_config(tmp_path, apis=0, dialogs=4, extra='[synth.pool]\nuse_synthesized = false\nimport_files = ["pool.json"]\nskip_invalid_imports = true')
+    config = sim_config(
+        tmp_path,
+        apis=0,
+        dialogs=4,
+        extra='[synth.pool]\nuse_synthesized = false\nimport_files = ["pool.json"]\nskip_invalid_imports = true',
+    )
     results = run_seed(config)  # by default a bad spec refuses the config (tests/reliability/test_bad_input.py)
     assert results["pool"]["pool_tools"] == 2
     skipped = {k: v for k, v in results["pool"].items() if k.startswith("skipped[")}

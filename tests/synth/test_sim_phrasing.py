@@ -28,15 +28,61 @@ from looptool.sim.phrasing import (
 from looptool.sim.schema_values import value_for
 from looptool.synth.witness import styled_name
 
-WORDS = ["weather", "forecast", "hotel", "room", "flight", "order", "stock", "quote", "city", "date", "price", "user",
-         "account", "note", "task", "device", "light", "playlist", "song", "invoice", "route", "parcel", "doctor"]
+WORDS = [
+    "weather",
+    "forecast",
+    "hotel",
+    "room",
+    "flight",
+    "order",
+    "stock",
+    "quote",
+    "city",
+    "date",
+    "price",
+    "user",
+    "account",
+    "note",
+    "task",
+    "device",
+    "light",
+    "playlist",
+    "song",
+    "invoice",
+    "route",
+    "parcel",
+    "doctor",
+]
 VERBS = ["get", "search", "book", "list", "create", "update", "track", "cancel", "find", "set", "compute", "nova"]
-ODD_STRINGS = ["New York", "a, b and c", 'say "hi"', "and", "the", "3", "yes", "none", "end.", "x:", "", "  padded ",
-               "São Paulo", "semi; colon", "(paren)", "as the city", "Could you", "1.5", "nothing", "O'Brien", "50%"]
+ODD_STRINGS = [
+    "New York",
+    "a, b and c",
+    'say "hi"',
+    "and",
+    "the",
+    "3",
+    "yes",
+    "none",
+    "end.",
+    "x:",
+    "",
+    "  padded ",
+    "São Paulo",
+    "semi; colon",
+    "(paren)",
+    "as the city",
+    "Could you",
+    "1.5",
+    "nothing",
+    "O'Brien",
+    "50%",
+]
 
 
 def random_schema(rng: random.Random, depth: int = 0) -> dict:
-    kind = rng.choice(["string", "string", "integer", "number", "boolean", "enum", "array", "object", "date", "pattern"][: 10 if depth < 2 else 6])
+    kind = rng.choice(
+        ["string", "string", "integer", "number", "boolean", "enum", "array", "object", "date", "pattern"][: 10 if depth < 2 else 6]
+    )
     if kind == "enum":
         return {"type": "string", "enum": rng.sample(["low", "high", "auto", "and", "New York", "x-1"], 3)}
     if kind == "date":
@@ -64,8 +110,13 @@ def random_tools(rng: random.Random, count: int) -> list[dict]:
             param = styled_name([word] + ([rng.choice(WORDS)] if rng.random() < 0.4 else []), rng.choice(["snake_case", "camelCase"]))
             params[param] = random_schema(rng)
         description = rng.choice([f"{words[0].capitalize()}s the {' '.join(words[1:])}.", f"The {' '.join(words[1:])} service (beta).", ""])
-        tools.append({"name": name, "description": description,
-                      "parameters": {"type": "object", "properties": params, "required": [p for p in params if rng.random() < 0.6]}})
+        tools.append(
+            {
+                "name": name,
+                "description": description,
+                "parameters": {"type": "object", "properties": params, "required": [p for p in params if rng.random() < 0.6]},
+            }
+        )
     return tools
 
 
@@ -150,13 +201,27 @@ def test_values_are_written_as_people_write_them() -> None:
     assert render_value(3, {"type": "integer"}) == "3" and render_value(2.5, {"type": "number"}) == "2.5"
     assert render_value("New York", {"type": "string"}) == '"New York"'
     assert render_value("Paris", {"type": "string"}) == "Paris"
-    assert render_value({"street": "Main", "zip_code": "0150"}, {"type": "object", "properties": {"street": {"type": "string"}, "zip_code": {"type": "string"}}}) == "(street Main, zip code 0150)"
+    assert (
+        render_value(
+            {"street": "Main", "zip_code": "0150"},
+            {"type": "object", "properties": {"street": {"type": "string"}, "zip_code": {"type": "string"}}},
+        )
+        == "(street Main, zip code 0150)"
+    )
 
 
 def test_a_purpose_phrase_comes_from_the_description_or_the_name() -> None:
     tools = [
-        {"name": "book_hotel", "description": "Book a hotel room in a city for a number of nights.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
-        {"name": "getExchangeRate", "description": "Current exchange rate between two currencies.", "parameters": {"type": "object", "properties": {}}},
+        {
+            "name": "book_hotel",
+            "description": "Book a hotel room in a city for a number of nights.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+        {
+            "name": "getExchangeRate",
+            "description": "Current exchange rate between two currencies.",
+            "parameters": {"type": "object", "properties": {}},
+        },
     ]
     voices = {v.name: v for v in tool_voices(tools)}
     assert voices["book_hotel"].purposes == ("book a hotel room in a city for a number of nights", "book the hotel")
@@ -167,8 +232,10 @@ def test_a_purpose_phrase_comes_from_the_description_or_the_name() -> None:
 
 
 def test_tools_that_read_the_same_in_words_stay_apart() -> None:
-    tools = [{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
-             {"name": "getWeather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    tools = [
+        {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+        {"name": "getWeather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+    ]
     for name in ("get_weather", "getWeather"):
         phases = [[{"name": name, "arguments": {"city": "Oslo"}}]]
         text = render_request(tools, phases, random.Random(1))
@@ -176,7 +243,13 @@ def test_tools_that_read_the_same_in_words_stay_apart() -> None:
 
 
 def test_wording_varies_with_the_seed_and_is_fixed_by_it() -> None:
-    tools = [{"name": "get_weather", "description": "Get the weather forecast for a city.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}}}]
+    tools = [
+        {
+            "name": "get_weather",
+            "description": "Get the weather forecast for a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}},
+        }
+    ]
     phases = [[{"name": "get_weather", "arguments": {"city": "Paris", "days": 3}}]]
     texts = {render_request(tools, phases, random.Random(seed)) for seed in range(30)}
     assert len(texts) >= 10, texts

@@ -19,15 +19,22 @@ from looptool.synth.verify import rule_findings, RuleContext, subject_from_sampl
 sys.path.insert(0, str(Path(__file__).parents[1] / "loop"))
 from role_stub import ScriptedCaller
 
-TOOLS = [{"name": "get_weather", "description": "Get the weather forecast for a city.",
-          "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}}]
+TOOLS = [
+    {
+        "name": "get_weather",
+        "description": "Get the weather forecast for a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]},
+    }
+]
 ASK = {"role": "user", "content": "Could you get the weather forecast for a city with the city Oslo?"}
 CALL = {"name": "get_weather", "arguments": {"city": "Oslo"}}
 LOOPING = ("The sunrise in New York is at 6:58 in the morning and the sunset is at 7:12 in the evening. " * 4).strip()
 
 
 def codes(messages: list[dict], label_text: str | None = None, calls=(CALL,), settings: StructureSettings | None = None) -> list[str]:
-    sample = StepSample(id="s1", tools=TOOLS, messages=messages, label_calls=list(calls), label_text=label_text, current_time="2024-05-01, Wednesday")
+    sample = StepSample(
+        id="s1", tools=TOOLS, messages=messages, label_calls=list(calls), label_text=label_text, current_time="2024-05-01, Wednesday"
+    )
     context = RuleContext(VerifySettings(structure=settings or StructureSettings()))
     return [f.reason for f in rule_findings(subject_from_sample(sample, None), context=context, use_judge=False)]
 
@@ -47,8 +54,10 @@ def test_an_assistant_turn_with_neither_text_nor_calls_is_empty() -> None:
         found = codes([ASK, {"role": "assistant", "content": content}, ASK])
         assert "rule:empty_turn" in found, content
     assert "rule:empty_turn" in codes([ASK], label_text=" ", calls=())
-    assert codes([ASK, {"role": "assistant", "content": "", "tool_calls": [CALL]}, {"role": "tool", "name": "get_weather", "content": "{}"}]) == [], \
-        "a call turn needs no text"
+    assert (
+        codes([ASK, {"role": "assistant", "content": "", "tool_calls": [CALL]}, {"role": "tool", "name": "get_weather", "content": "{}"}])
+        == []
+    ), "a call turn needs no text"
 
 
 def test_two_user_turns_in_a_row_are_rejected_unless_the_format_allows_them() -> None:
@@ -79,10 +88,14 @@ def test_a_conversation_in_two_languages_is_rejected() -> None:
     assert codes([ASK, spanish, ASK], settings=StructureSettings(check_language=False)) == []
     short_foreign = {"role": "assistant", "content": "Gracias!"}
     assert codes([ASK, short_foreign, ASK]) == [], "too short to tell: not checked"
-    for named in ("Flights from São Paulo to Rio de Janeiro on Friday please", "Play La Vie en Rose by Edith Piaf",
-                  "Translate 'buenos días, ¿cómo estás?' to English"):
-        assert codes([ASK, {"role": "assistant", "content": "Sure."}, {"role": "user", "content": named}], label_text="Done.", calls=()) == [], \
-            f"foreign names in an English turn are not another language: {named}"
+    for named in (
+        "Flights from São Paulo to Rio de Janeiro on Friday please",
+        "Play La Vie en Rose by Edith Piaf",
+        "Translate 'buenos días, ¿cómo estás?' to English",
+    ):
+        assert (
+            codes([ASK, {"role": "assistant", "content": "Sure."}, {"role": "user", "content": named}], label_text="Done.", calls=()) == []
+        ), f"foreign names in an English turn are not another language: {named}"
 
 
 def test_honest_simulated_turns_do_not_trip_the_language_or_repetition_rules() -> None:
@@ -90,10 +103,20 @@ def test_honest_simulated_turns_do_not_trip_the_language_or_repetition_rules() -
     language or as a loop (the seed pipeline's honest dialogs must pass)."""
     rng = random.Random(3)
     words = ["alpha", "berlin", "paris", "tokyo", "oslo", "quartz", "lumen", "nova", "orbit", "pixel", "tango", "willow"]
-    tools = TOOLS + [{"name": "book_hotel", "description": "Book a hotel room in a city.",
-                      "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}}}}]
+    tools = TOOLS + [
+        {
+            "name": "book_hotel",
+            "description": "Book a hotel room in a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "nights": {"type": "integer"}}},
+        }
+    ]
     for _ in range(60):
-        phases = [[{"name": rng.choice(["get_weather", "book_hotel"]), "arguments": {"city": rng.choice(words)}} for _ in range(rng.randint(1, 3))]]
+        phases = [
+            [
+                {"name": rng.choice(["get_weather", "book_hotel"]), "arguments": {"city": rng.choice(words)}}
+                for _ in range(rng.randint(1, 3))
+            ]
+        ]
         user = {"role": "user", "content": render_request(tools, phases, rng)}
         supplement = {"role": "user", "content": render_supplement(tools, {"city": rng.choice(words)}, rng)}
         reply = {"role": "assistant", "content": "To do that I still need the city. Could you tell me?"}
@@ -108,7 +131,11 @@ def test_lengths_are_bounded() -> None:
     many = [ASK, {"role": "assistant", "content": "Which day?"}] * 40 + [ASK]
     assert "rule:conversation_too_long" in codes(many)
     assert "rule:conversation_too_long" not in codes(many, settings=StructureSettings(max_messages=200))
-    big_result = [ASK, {"role": "assistant", "content": "", "tool_calls": [CALL]}, {"role": "tool", "name": "get_weather", "content": "x" * 30_000}]
+    big_result = [
+        ASK,
+        {"role": "assistant", "content": "", "tool_calls": [CALL]},
+        {"role": "tool", "name": "get_weather", "content": "x" * 30_000},
+    ]
     assert codes(big_result) == ["rule:turn_too_long"]
 
 
@@ -119,6 +146,8 @@ def test_a_tool_result_without_its_call_is_rejected() -> None:
 
 def test_structure_rules_reject_before_the_judge_in_verify() -> None:
     caller = ScriptedCaller(lambda sent: {"verdict": "pass", "reason": "ok"})
-    sample = StepSample(id="s1", tools=TOOLS, messages=[{"role": "user", "content": "  "}, ASK], label_calls=[CALL], current_time="2024-05-01")
+    sample = StepSample(
+        id="s1", tools=TOOLS, messages=[{"role": "user", "content": "  "}, ASK], label_calls=[CALL], current_time="2024-05-01"
+    )
     verdict = anyio.run(lambda: verify(caller, subject_from_sample(sample, "call"), True))
     assert verdict.reasons == ["rule:empty_turn", "rule:consecutive_user_turns"] and caller.sent == []

@@ -83,8 +83,7 @@ def test_every_shipped_constraint_leaf_is_satisfiable(shipped) -> None:
 
 def test_effective_constraints_merge_shared_domain_and_leaf(shipped) -> None:
     leaf = next(
-        node for node in shipped["travel"].constraint_leaves
-        if node.key == "travel_api/reservations/dotted/numeric_ranges/acknowledgement"
+        node for node in shipped["travel"].constraint_leaves if node.key == "travel_api/reservations/dotted/numeric_ranges/acknowledgement"
     )
     c = leaf.constraints
     assert c["naming"] == "dotted"
@@ -114,10 +113,14 @@ def _ctx(name: str = "root", children: list | None = None) -> dict[str, Any]:
         "description": "Root.",
         "children": children
         or [
-            {"name": "topic", "description": "Topic.", "children": [
-                {"name": "leaf_a", "description": "A."},
-                {"name": "leaf_b", "description": "B."},
-            ]},
+            {
+                "name": "topic",
+                "description": "Topic.",
+                "children": [
+                    {"name": "leaf_a", "description": "A."},
+                    {"name": "leaf_b", "description": "B."},
+                ],
+            },
         ],
     }
 
@@ -206,10 +209,12 @@ LOAD_ERRORS = [
     ),
     (
         "fragment_cycle",
-        _mutated(lambda d: (
-            d["constraint"]["children"][0].update(children_from="a"),
-            d.update(fragments={"a": [{"name": "x", "children_from": "b"}], "b": [{"name": "y", "children_from": "a"}]}),
-        )),
+        _mutated(
+            lambda d: (
+                d["constraint"]["children"][0].update(children_from="a"),
+                d.update(fragments={"a": [{"name": "x", "children_from": "b"}], "b": [{"name": "y", "children_from": "a"}]}),
+            )
+        ),
         "fragments/b/y",
         "children_from cycle: a -> b -> a",
     ),
@@ -280,8 +285,9 @@ def test_shared_constraints_and_fragment_shadowing(tmp_path: Path) -> None:
     shadow = _domain(
         name="shadow",
         constraint={"name": "api", "constraints": {"guidance": ["own"]}, "children_from": "shape"},
-        fragments={"out": [{"name": "arr", "constraints": {"output_format": "array"}},
-                           {"name": "txt", "constraints": {"output_format": "string"}}]},
+        fragments={
+            "out": [{"name": "arr", "constraints": {"output_format": "array"}}, {"name": "txt", "constraints": {"output_format": "string"}}]
+        },
     )
     _write(tmp_path, "demo.json", plain)
     _write(tmp_path, "shadow.json", shadow)
@@ -361,8 +367,20 @@ def test_prompt_contains_both_paths_and_constraint_values(shipped) -> None:
     assert "travel > flights > seat selection" in text
     assert "travel api > reservations > pascal case > filtered search > acknowledgement" in text
     assert "cabin seat map" in text, "the context leaf description is shown"
-    for value in ("PascalCase", NAMING_EXAMPLES["PascalCase"], "book, reserve", "3 to 6", "integer, boolean",
-                  "15%", "50%", "trip_id", "^TRP-[0-9]{8}$", "status, message", "AssignSeat, GetSeatMap", "IATA"):
+    for value in (
+        "PascalCase",
+        NAMING_EXAMPLES["PascalCase"],
+        "book, reserve",
+        "3 to 6",
+        "integer, boolean",
+        "15%",
+        "50%",
+        "trip_id",
+        "^TRP-[0-9]{8}$",
+        "status, message",
+        "AssignSeat, GetSeatMap",
+        "IATA",
+    ):
         assert value in text, value
     assert json.dumps(pair.constraints["param_count"]) in text
     assert not re.search(r"\$[a-z_]+", text), "no unfilled placeholder"

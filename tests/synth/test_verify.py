@@ -17,8 +17,13 @@ from looptool.synth.verify import Finding, Rule, subject_from_dialog, subject_fr
 sys.path.insert(0, str(Path(__file__).parents[1] / "loop"))
 from role_stub import ScriptedCaller
 
-TOOLS = [{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]}},
-         {"name": "book_hotel", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+TOOLS = [
+    {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city"]},
+    },
+    {"name": "book_hotel", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+]
 ASK = "Could you get the weather with the days 3?"
 CALL = {"name": "get_weather", "arguments": {"city": "Oslo", "days": 3}}
 
@@ -32,9 +37,12 @@ def dialog(messages, steps, status="ok") -> dict:
 
 
 def call_dialog(expects="call", calls=(CALL,)) -> dict:
-    messages = [{"role": "user", "content": "Could you get the weather with the city Oslo and the days 3?"},
-                {"role": "assistant", "content": "", "tool_calls": list(calls)}, {"role": "tool", "name": "get_weather", "content": "{}"},
-                {"role": "assistant", "content": "It is sunny."}]
+    messages = [
+        {"role": "user", "content": "Could you get the weather with the city Oslo and the days 3?"},
+        {"role": "assistant", "content": "", "tool_calls": list(calls)},
+        {"role": "tool", "name": "get_weather", "content": "{}"},
+        {"role": "assistant", "content": "It is sunny."},
+    ]
     steps = [{"message_index": 1, "calls": list(calls), "rule_issues": [], "expects": expects, "request": 0}]
     return dialog(messages, steps)
 
@@ -58,7 +66,10 @@ def test_a_good_dialog_passes_and_every_sample_step_is_judged() -> None:
 
 
 def test_a_planned_call_answered_in_prose_is_rejected() -> None:
-    messages = [{"role": "user", "content": "Could you get the weather with the city Oslo?"}, {"role": "assistant", "content": "It is probably sunny."}]
+    messages = [
+        {"role": "user", "content": "Could you get the weather with the city Oslo?"},
+        {"role": "assistant", "content": "It is probably sunny."},
+    ]
     verdict = run_verify(dialog(messages, [{"message_index": 1, "calls": [], "rule_issues": [], "expects": "call", "request": 0}]))
     assert verdict["reasons"] == ["plan:call_answered_in_text"] and not verdict["passed"]
 
@@ -111,20 +122,27 @@ def test_tool_results_must_follow_their_calls() -> None:
     record = call_dialog()
     del record["messages"][2]
     assert "rule:tool_results_mismatch" in run_verify(record)["reasons"]
-    stray = dialog([{"role": "user", "content": "hi"}, {"role": "tool", "name": "x", "content": "{}"}, {"role": "assistant", "content": "ok"}], [])
+    stray = dialog(
+        [{"role": "user", "content": "hi"}, {"role": "tool", "name": "x", "content": "{}"}, {"role": "assistant", "content": "ok"}], []
+    )
     assert "rule:tool_result_without_call" in run_verify(stray)["reasons"]
 
 
 def edde_sample(messages, calls=(), text=None) -> StepSample:
-    return StepSample(id="s-i01e0", tools=TOOLS, messages=messages, label_calls=list(calls), label_text=text, current_time="2024-05-01, Wednesday")
+    return StepSample(
+        id="s-i01e0", tools=TOOLS, messages=messages, label_calls=list(calls), label_text=text, current_time="2024-05-01, Wednesday"
+    )
 
 
 def test_an_edde_sample_goes_through_the_same_rules_and_judge() -> None:
-    multi = edde_sample([
-        {"role": "user", "content": "First, please get the weather with the city Oslo. After that, book the hotel with the city Oslo."},
-        {"role": "assistant", "content": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
-        {"role": "tool", "name": "get_weather", "content": "{\"sky\": \"clear\"}"},
-    ], calls=[{"name": "book_hotel", "arguments": {"city": "Oslo"}}])
+    multi = edde_sample(
+        [
+            {"role": "user", "content": "First, please get the weather with the city Oslo. After that, book the hotel with the city Oslo."},
+            {"role": "assistant", "content": "", "tool_calls": [{"name": "get_weather", "arguments": {"city": "Oslo"}}]},
+            {"role": "tool", "name": "get_weather", "content": '{"sky": "clear"}'},
+        ],
+        calls=[{"name": "book_hotel", "arguments": {"city": "Oslo"}}],
+    )
     caller = passing_judge()
     verdict = anyio.run(lambda: verify(caller, subject_from_sample(multi, "call"), True))
     assert verdict.passed
@@ -146,7 +164,10 @@ def test_adding_a_rule_is_one_entry_and_both_paths_apply_it(monkeypatch: pytest.
 
     monkeypatch.setattr(verification, "RULES", [*verification.RULES, Rule("no Oslo", ("rule:no_oslo",), no_oslo)])
     assert run_verify(call_dialog())["reasons"] == ["rule:no_oslo"]
-    sample = edde_sample([{"role": "user", "content": "Could you get the weather with the city Oslo?"}], calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}])
+    sample = edde_sample(
+        [{"role": "user", "content": "Could you get the weather with the city Oslo?"}],
+        calls=[{"name": "get_weather", "arguments": {"city": "Oslo"}}],
+    )
     assert anyio.run(lambda: verify(passing_judge(), subject_from_sample(sample, "call"), True)).reasons == ["rule:no_oslo"]
 
 

@@ -32,8 +32,14 @@ from looptool.tools.calls import ToolCall
 from looptool.tools.match import toolmatch
 
 CATEGORIES = (
-    "simple_python", "multiple", "parallel", "parallel_multiple",
-    "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
 )
 MODEL = "gpt-4.1-2025-04-14"  # registered, underscore_to_dot=False
 MODEL_FC = "gpt-4.1-2025-04-14-FC"  # registered, underscore_to_dot=True
@@ -199,8 +205,15 @@ def checker_verdict(docs, calls: Calls, gt, category: str, model: str) -> str:
 
 
 def our_verdict(docs, calls: Calls, gt, category: str, underscore_to_dot: bool, greedy: bool) -> tuple[str, str]:
-    result = toolmatch([ToolCall(n, a) for n, a in calls], gt, docs, mode="bfcl", category=category,
-                       underscore_to_dot=underscore_to_dot, bfcl_greedy=greedy)
+    result = toolmatch(
+        [ToolCall(n, a) for n, a in calls],
+        gt,
+        docs,
+        mode="bfcl",
+        category=category,
+        underscore_to_dot=underscore_to_dot,
+        bfcl_greedy=greedy,
+    )
     if result.matched:
         return "valid", result.reasons[0]
     return ("raises" if result.codes[0] == "checker_error" else "invalid"), result.reasons[0]
@@ -240,19 +253,39 @@ def main() -> None:
                     by_mutation[mutation][0] += 1
                     continue
                 kind = "unexplained"
-                if (not greedy and "parallel" in category and theirs == "invalid" and ours == "valid"
-                        and passes_in_some_order(docs, calls, gt, category, model)):
+                if (
+                    not greedy
+                    and "parallel" in category
+                    and theirs == "invalid"
+                    and ours == "valid"
+                    and passes_in_some_order(docs, calls, gt, category, model)
+                ):
                     kind = "greedy_false_negative"
-                disagreements.append({"id": entry["id"], "category": category, "mutation": mutation,
-                                      "checker": theirs, "ours": ours, "our_reason": reason, "kind": kind,
-                                      "calls": repr(calls)[:300]})
-    json.dump({
-        "matching": "greedy" if greedy else "assignment",
-        "total": total, "agree": agree, "agreement": agree / total if total else 0.0,
-        "checker_verdicts": dict(verdicts),
-        "by_mutation": {m: {"agree": a, "total": t, "checker_valid": v} for m, (a, t, v) in sorted(by_mutation.items())},
-        "disagreements": disagreements,
-    }, sys.stdout, indent=1)
+                disagreements.append(
+                    {
+                        "id": entry["id"],
+                        "category": category,
+                        "mutation": mutation,
+                        "checker": theirs,
+                        "ours": ours,
+                        "our_reason": reason,
+                        "kind": kind,
+                        "calls": repr(calls)[:300],
+                    }
+                )
+    json.dump(
+        {
+            "matching": "greedy" if greedy else "assignment",
+            "total": total,
+            "agree": agree,
+            "agreement": agree / total if total else 0.0,
+            "checker_verdicts": dict(verdicts),
+            "by_mutation": {m: {"agree": a, "total": t, "checker_valid": v} for m, (a, t, v) in sorted(by_mutation.items())},
+            "disagreements": disagreements,
+        },
+        sys.stdout,
+        indent=1,
+    )
     print()
 
 

@@ -27,7 +27,11 @@ EXPLAINED_ASSIGNMENT = {"greedy_false_negative"}
 
 def run(python: Path, *args: str) -> dict:
     out = subprocess.run(
-        [str(python), str(RUNNER), *args], capture_output=True, text=True, timeout=900, cwd=REPO,
+        [str(python), str(RUNNER), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO,
         env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode == 0, out.stderr[-3000:]
@@ -40,8 +44,18 @@ def test_bfcl_mode_agrees_with_the_bfcl_checker(require_runtime):
     assert report["total"] >= 30000
     # Both verdicts are well represented, so agreement is not won by always saying no.
     assert report["checker_verdicts"]["valid"] >= 10000 and report["checker_verdicts"]["invalid"] >= 10000
-    for mutation in ("oracle_min", "wrong_value", "missing_arg", "extra_arg_unknown", "swapped_order",
-                     "wrong_type", "extra_call", "string_case_punct", "int_for_float", "underscore_to_dot"):
+    for mutation in (
+        "oracle_min",
+        "wrong_value",
+        "missing_arg",
+        "extra_arg_unknown",
+        "swapped_order",
+        "wrong_type",
+        "extra_call",
+        "string_case_punct",
+        "int_for_float",
+        "underscore_to_dot",
+    ):
         assert report["by_mutation"][mutation]["total"] >= 400, mutation
     assert report["agreement"] >= 0.995, report["disagreements"][:20]
     unexplained = [d for d in report["disagreements"] if d["kind"] not in EXPLAINED_GREEDY]

@@ -23,12 +23,21 @@ G = ToolCall("g", {"b": "x"})
         (f"<tool_call>{F1}</tool_call>", [F], "", "", 0),  # no newlines needed
         (f"<tool_call>{F1}</tool_call>\n<tool_call>{G2}</tool_call>", [F, G], "", "", 0),
         (f"Sure.\n<tool_call>{F1}</tool_call>\nDone.", [F], "Sure.\n\nDone.", "", 0),
-        (f"<think>plan <tool_call>{G2}</tool_call></think>\n<tool_call>{F1}</tool_call>", [F], "", "plan "
-         f"<tool_call>{G2}</tool_call>", 0),
-        (f"reasoning (the opening tag was in the prompt)</think>\n<tool_call>{F1}</tool_call>", [F], "",
-         "reasoning (the opening tag was in the prompt)", 0),
-        ("<think>only thinking <tool_call>" + F1 + "</tool_call>", [], "", "only thinking <tool_call>" + F1 +
-         "</tool_call>", 1),  # unterminated think: calls inside it never count
+        (f"<think>plan <tool_call>{G2}</tool_call></think>\n<tool_call>{F1}</tool_call>", [F], "", f"plan <tool_call>{G2}</tool_call>", 0),
+        (
+            f"reasoning (the opening tag was in the prompt)</think>\n<tool_call>{F1}</tool_call>",
+            [F],
+            "",
+            "reasoning (the opening tag was in the prompt)",
+            0,
+        ),
+        (
+            "<think>only thinking <tool_call>" + F1 + "</tool_call>",
+            [],
+            "",
+            "only thinking <tool_call>" + F1 + "</tool_call>",
+            1,
+        ),  # unterminated think: calls inside it never count
         ("The weather is sunny.", [], "The weather is sunny.", "", 0),
         ("", [], "", "", 0),
         ('<tool_call>{"name": "f", "arguments": "{\\"a\\": 1}"}</tool_call>', [F], "", "", 0),  # JSON string args
@@ -81,8 +90,32 @@ def test_non_string_input_is_an_error_not_an_exception():
 
 def test_random_garbage_never_raises():
     rng = random.Random(7)
-    pieces = ["<tool_call>", "</tool_call>", "<think>", "</think>", "{", "}", "[", "]", '"', ":", ",", "name",
-              "arguments", '"name"', '"arguments"', "\\", "\n", " ", "null", "1e999", "-", "\ud800", "é", "NaN"]
+    pieces = [
+        "<tool_call>",
+        "</tool_call>",
+        "<think>",
+        "</think>",
+        "{",
+        "}",
+        "[",
+        "]",
+        '"',
+        ":",
+        ",",
+        "name",
+        "arguments",
+        '"name"',
+        '"arguments"',
+        "\\",
+        "\n",
+        " ",
+        "null",
+        "1e999",
+        "-",
+        "\ud800",
+        "é",
+        "NaN",
+    ]
     for _ in range(3000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
         result = parse_tool_calls(text)
@@ -94,15 +127,22 @@ def openai_call(name, arguments, call_id="c1"):
 
 
 def test_openai_tool_calls_with_json_string_arguments():
-    message = {"role": "assistant", "content": None,
-               "tool_calls": [openai_call("f", json.dumps({"a": 1})), openai_call("g", {"b": "x"}, "c2")]}
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [openai_call("f", json.dumps({"a": 1})), openai_call("g", {"b": "x"}, "c2")],
+    }
     result = parse_openai_tool_calls(message)
     assert result.ok and result.calls == [F, G] and result.text == ""
 
 
 def test_openai_message_reports_bad_entries_and_keeps_reasoning():
-    message = {"role": "assistant", "content": "Let me check.", "reasoning_content": "thinking",
-               "tool_calls": [openai_call("f", "{not json"), {"type": "function"}, openai_call("", "{}")]}
+    message = {
+        "role": "assistant",
+        "content": "Let me check.",
+        "reasoning_content": "thinking",
+        "tool_calls": [openai_call("f", "{not json"), {"type": "function"}, openai_call("", "{}")],
+    }
     result = parse_openai_tool_calls(message)
     assert result.calls == []
     assert [e.split(":")[0] for e in result.errors] == ["tool_calls[0]", "tool_calls[1]", "tool_calls[2]"]

@@ -16,19 +16,32 @@ from looptool.tools.render import (
 )
 
 TOOLS = [
-    {"name": "get_weather", "description": "Weather for a city.",
-     "parameters": {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
-    {"type": "function", "function": {"name": "get_time", "description": "Local time.",
-                                      "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}}}},
+    {
+        "name": "get_weather",
+        "description": "Weather for a city.",
+        "parameters": {"type": "dict", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "Local time.",
+            "parameters": {"type": "object", "properties": {"tz": {"type": "string"}}},
+        },
+    },
 ]
 
 CONVERSATION = [
     {"role": "system", "content": "You work for a travel agency."},
     {"role": "user", "content": "Weather and time in Paris?"},
-    {"role": "assistant", "content": "", "tool_calls": [
-        {"name": "get_weather", "arguments": {"city": "Paris"}},
-        {"name": "get_time", "arguments": {"tz": "Europe/Paris"}},
-    ]},
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"name": "get_weather", "arguments": {"city": "Paris"}},
+            {"name": "get_time", "arguments": {"tz": "Europe/Paris"}},
+        ],
+    },
     {"role": "tool", "name": "get_weather", "content": '{"temp": 21}'},
     {"role": "tool", "name": "get_time", "content": "14:05"},
     {"role": "assistant", "content": "21 °C and 14:05."},
@@ -60,9 +73,10 @@ def test_paper_messages_render_calls_and_merge_tool_results():
     assert messages[0]["content"].endswith("\n\nYou work for a travel agency.")
     assert "The current time is Unknown." in messages[0]["content"]
     assert parse_tool_calls(messages[2]["content"]).calls == [
-        ToolCall("get_weather", {"city": "Paris"}), ToolCall("get_time", {"tz": "Europe/Paris"})]
-    assert messages[3]["content"] == ('<tool_response>\n{"temp": 21}\n</tool_response>\n'
-                                      "<tool_response>\n14:05\n</tool_response>")
+        ToolCall("get_weather", {"city": "Paris"}),
+        ToolCall("get_time", {"tz": "Europe/Paris"}),
+    ]
+    assert messages[3]["content"] == ('<tool_response>\n{"temp": 21}\n</tool_response>\n<tool_response>\n14:05\n</tool_response>')
     assert messages[4]["content"] == "21 °C and 14:05."
 
 
@@ -108,22 +122,19 @@ def test_round_trip_paper_format(calls):
     text = render_calls_text(calls)
     parsed = parse_tool_calls(text)
     assert parsed.ok and parsed.calls == calls and parsed.text == ""
-    history = [{"role": "user", "content": "go"},
-               {"role": "assistant", "content": "", "tool_calls": [c.to_dict() for c in calls]}]
+    history = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "", "tool_calls": [c.to_dict() for c in calls]}]
     assistant = render_paper_messages([], history, "Unknown")[-1]["content"]
     assert parse_tool_calls(assistant).calls == calls
 
 
 @pytest.mark.parametrize("calls", TRICKY)
 def test_round_trip_openai_format(calls):
-    history = [{"role": "user", "content": "go"},
-               {"role": "assistant", "content": "", "tool_calls": [c.to_dict() for c in calls]}]
+    history = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "", "tool_calls": [c.to_dict() for c in calls]}]
     messages, _ = render_openai_messages([], history)
     assert parse_openai_tool_calls(messages[-1]).calls == calls
 
 
 def test_text_answer_renders_as_plain_text():
     assert render_calls_text([]) == ""
-    messages = render_paper_messages(TOOLS, [{"role": "user", "content": "hi"},
-                                             {"role": "assistant", "content": "Hello!"}], "Unknown")
+    messages = render_paper_messages(TOOLS, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello!"}], "Unknown")
     assert messages[-1] == {"role": "assistant", "content": "Hello!"}

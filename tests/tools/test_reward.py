@@ -12,9 +12,17 @@ import pytest
 from looptool.tools.reward import compute_score, expected_calls, trl_reward
 
 REPO = Path(__file__).resolve().parents[2]
-TOOLS = [{"name": "set_temp", "description": "Set temperature.", "parameters": {
-    "type": "dict", "properties": {"room": {"type": "string"}, "celsius": {"type": "float"},
-                                   "fan": {"type": "integer", "default": 1}}, "required": ["room"]}}]
+TOOLS = [
+    {
+        "name": "set_temp",
+        "description": "Set temperature.",
+        "parameters": {
+            "type": "dict",
+            "properties": {"room": {"type": "string"}, "celsius": {"type": "float"}, "fan": {"type": "integer", "default": 1}},
+            "required": ["room"],
+        },
+    }
+]
 GT = json.dumps([{"name": "set_temp", "arguments": {"room": "kitchen", "celsius": 21}}])
 CALL = '<tool_call>\n{"name": "set_temp", "arguments": {"room": "kitchen", "celsius": 21.0, "fan": 1}}\n</tool_call>'
 
@@ -50,8 +58,11 @@ def test_verl_style_extra_keys_and_list_ground_truth_are_accepted():
 
 @pytest.mark.parametrize(
     ("ground_truth", "fragment"),
-    [("<tool_call>x</tool_call>", "ground_truth: not a JSON list"), ('{"name": "f"}', "ground_truth: expected a list"),
-     ('[{"arguments": {}}]', "ground_truth[0].name")],
+    [
+        ("<tool_call>x</tool_call>", "ground_truth: not a JSON list"),
+        ('{"name": "f"}', "ground_truth: expected a list"),
+        ('[{"arguments": {}}]', "ground_truth[0].name"),
+    ],
 )
 def test_bad_ground_truth_is_a_clear_error(ground_truth, fragment):
     with pytest.raises(ValueError) as info:
@@ -76,8 +87,15 @@ def test_trl_reward_with_conversational_and_plain_completions(capsys):
         [{"role": "assistant", "content": CALL}],
         [{"role": "assistant", "content": "Which room?"}],
         CALL,
-        [{"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": {
-            "name": "set_temp", "arguments": json.dumps({"room": "kitchen", "celsius": 21})}}]}],
+        [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"type": "function", "function": {"name": "set_temp", "arguments": json.dumps({"room": "kitchen", "celsius": 21})}}
+                ],
+            }
+        ],
     ]
     reward_model = [{"ground_truth": GT}, {"ground_truth": GT}, {"ground_truth": "[]"}, {"ground_truth": GT}]
     extra = [{"tools": json.dumps(TOOLS)}] * 4
@@ -119,8 +137,13 @@ def test_verl_loads_and_calls_the_reward_through_its_own_loader(require_runtime)
         f"print(json.dumps([fn(data_source='x', solution_str={CALL!r}, ground_truth={GT!r},"
         f" extra_info={{'tools': {json.dumps(TOOLS)!r}}}), fn(data_source='x', solution_str='no', ground_truth={GT!r})]))\n"
     )
-    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=600,
-                         env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     first, second = json.loads(out.stdout.strip().splitlines()[-1])
     assert first == {"score": 1.0, "format_ok": True, "reason": "match: 1 call(s)"}

@@ -8,28 +8,36 @@ from looptool.tools.calls import ToolCall
 from looptool.tools.spec import load_tools
 from looptool.tools.validate import REASONS, validate_call
 
-TOOLS = load_tools([
-    {
-        "name": "book_flight",
-        "description": "Book a flight.",
-        "parameters": {
-            "type": "dict",
-            "properties": {
-                "origin": {"type": "string"},
-                "seats": {"type": "integer", "minimum": 1},
-                "price_cap": {"type": "float"},
-                "cabin": {"type": "string", "enum": ["economy", "business"]},
-                "refundable": {"type": "boolean"},
-                "stops": {"type": "array", "items": {"type": "string"}},
-                "passenger": {"type": "dict", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-                              "required": ["name"]},
+TOOLS = load_tools(
+    [
+        {
+            "name": "book_flight",
+            "description": "Book a flight.",
+            "parameters": {
+                "type": "dict",
+                "properties": {
+                    "origin": {"type": "string"},
+                    "seats": {"type": "integer", "minimum": 1},
+                    "price_cap": {"type": "float"},
+                    "cabin": {"type": "string", "enum": ["economy", "business"]},
+                    "refundable": {"type": "boolean"},
+                    "stops": {"type": "array", "items": {"type": "string"}},
+                    "passenger": {
+                        "type": "dict",
+                        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+                        "required": ["name"],
+                    },
+                },
+                "required": ["origin", "seats"],
             },
-            "required": ["origin", "seats"],
         },
-    },
-    {"name": "open_map", "description": "", "parameters": {"type": "object", "properties": {},
-                                                           "additionalProperties": {"type": "string"}}},
-])
+        {
+            "name": "open_map",
+            "description": "",
+            "parameters": {"type": "object", "properties": {}, "additionalProperties": {"type": "string"}},
+        },
+    ]
+)
 
 OK_ARGS = {"origin": "SFO", "seats": 2}
 
@@ -55,8 +63,7 @@ def codes(call: dict) -> list[tuple[str, str | None]]:
         ({**OK_ARGS, "stops": ["DEN", 4]}, [("wrong_type", "stops[1]")]),
         ({**OK_ARGS, "passenger": {"age": 7}}, [("missing_required", "passenger")]),
         ({"origin": "SFO", "seats": 0}, [("schema_violation", "seats")]),
-        ({"seats": "x", "meal": 1}, [("missing_required", "origin"), ("wrong_type", "seats"),
-                                     ("unknown_argument", "meal")]),
+        ({"seats": "x", "meal": 1}, [("missing_required", "origin"), ("wrong_type", "seats"), ("unknown_argument", "meal")]),
     ],
 )
 def test_each_rule_has_its_own_reason(arguments, expected):
@@ -81,5 +88,12 @@ def test_raw_tool_dicts_are_accepted_and_messages_name_the_argument():
 
 
 def test_reason_codes_are_the_documented_set():
-    assert set(REASONS) == {"unknown_tool", "missing_required", "unknown_argument", "wrong_type",
-                            "enum_violation", "schema_violation", "uncheckable_pattern"}
+    assert set(REASONS) == {
+        "unknown_tool",
+        "missing_required",
+        "unknown_argument",
+        "wrong_type",
+        "enum_violation",
+        "schema_violation",
+        "uncheckable_pattern",
+    }

@@ -44,16 +44,14 @@ def test_export_uses_saved_hf_weights_without_merger(tmp_path):
     ckpt = tmp_path / "checkpoints"
     _step(ckpt, 3, hf=True)
     model_dir = tmp_path / "model"
-    info = anyio.run(lambda: export_verl_model(tmp_path / "no-python", ckpt, model_dir, env={},
-                                               log_path=tmp_path / "log"))
+    info = anyio.run(lambda: export_verl_model(tmp_path / "no-python", ckpt, model_dir, env={}, log_path=tmp_path / "log"))
     assert info["export"] == "saved_hf_weights" and info["checkpoint"].endswith("global_step_3")
     assert (model_dir / "model.safetensors").read_bytes() == b"weights"
 
 
 def test_export_without_checkpoint_fails_clearly(tmp_path):
     with pytest.raises(TrainerFailed, match="no global_step_N checkpoint"):
-        anyio.run(lambda: export_verl_model(tmp_path / "py", tmp_path / "c", tmp_path / "m", env={},
-                                            log_path=tmp_path / "log"))
+        anyio.run(lambda: export_verl_model(tmp_path / "py", tmp_path / "c", tmp_path / "m", env={}, log_path=tmp_path / "log"))
 
 
 def test_link_or_copy_tree_replaces_atomically(tmp_path):

@@ -59,6 +59,10 @@ def test_unknown_keys_are_rejected_with_their_path():
 
 def test_trl_backend_ignores_verl_layout():
     # A CPU run must not be refused because of a GPU layout it does not use.
-    s = TrainSettings(backend="trl", grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4},
-                      trl={"per_device_batch_size": 4}, verl={"tensor_parallel_size": 3})
+    s = TrainSettings(
+        backend="trl",
+        grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4},
+        trl={"per_device_batch_size": 4},
+        verl={"tensor_parallel_size": 3},
+    )
     assert s.backend == "trl"

@@ -62,8 +62,7 @@ def test_reward_spread_is_the_share_of_groups_with_different_rewards():
     row = c.feed(_trl_line(1, 0.5))
     assert row["reward_spread"] == 0.5 and row["no_reward_spread"] == 0.0
     line = c.describe(row)
-    assert line == ("[train] GRPO step 1/3: reward 0.250, spread 0.50 (1 of 2 groups), loss 0.0100, "
-                    "grad_norm 0.500, 12.3 s")
+    assert line == ("[train] GRPO step 1/3: reward 0.250, spread 0.50 (1 of 2 groups), loss 0.0100, grad_norm 0.500, 12.3 s")
     c.feed(_trl_line(2, 1.0))
     s = c.summary()
     assert s["reward_spread"] == 0.25 and s["zero_spread_steps"] == 1 and s["no_spread_all_steps"] is False
@@ -101,8 +100,10 @@ def test_verl_spread_is_decided_from_the_advantages_only():
 
 def test_sft_steps_describe_loss_and_accuracy():
     c = MetricsCollector("trl", stage="sft")
-    row = c.feed('LOOPTOOL_METRICS {"step": 2, "max_steps": 9, "loss": 0.2741, "grad_norm": 4.58, '
-                 '"mean_token_accuracy": 0.9421, "step_time_s": 36.04}')
+    row = c.feed(
+        'LOOPTOOL_METRICS {"step": 2, "max_steps": 9, "loss": 0.2741, "grad_norm": 4.58, '
+        '"mean_token_accuracy": 0.9421, "step_time_s": 36.04}'
+    )
     assert c.describe(row) == "[train] SFT step 2/9: loss 0.274, token accuracy 0.942, grad_norm 4.580, 36.0 s"
     s = c.summary()
     assert s["loss"] == 0.2741 and s["token_accuracy"] == 0.9421 and "reward_spread" not in s

@@ -52,10 +52,18 @@ def test_paper_preset_overrides(tmp_path):
 
 def test_validation_set_and_per_epoch_switches(tmp_path):
     held_out = tmp_path / "val.parquet"
-    s = TrainSettings(verl={"val_file": str(held_out), "val_batch_size": 64, "save_per_epoch": False, "validate_per_epoch": False},
-                      grpo={"save_freq": 9})
-    items = build_overrides(s, train_file=tmp_path / "t.parquet", model_path=tmp_path / "m", reward_file=tmp_path / "r.py",
-                            checkpoint_dir=tmp_path / "c", experiment_name="x", train_rows=300)
+    s = TrainSettings(
+        verl={"val_file": str(held_out), "val_batch_size": 64, "save_per_epoch": False, "validate_per_epoch": False}, grpo={"save_freq": 9}
+    )
+    items = build_overrides(
+        s,
+        train_file=tmp_path / "t.parquet",
+        model_path=tmp_path / "m",
+        reward_file=tmp_path / "r.py",
+        checkpoint_dir=tmp_path / "c",
+        experiment_name="x",
+        train_rows=300,
+    )
     o = dict(i.split("=", 1) for i in items)
     assert o["data.val_files"] == str(held_out) and o["data.val_batch_size"] == "64"
     assert o["trainer.save_freq"] == "9" and o["trainer.test_freq"] == "-1"
@@ -65,19 +73,36 @@ def test_an_epoch_is_counted_in_the_parquet_file_when_rows_are_not_given(tmp_pat
     import looptool.train.parquet as parquet
 
     monkeypatch.setattr(parquet, "count_rows", lambda path: 515)
-    items = build_overrides(TrainSettings(grpo={"train_batch_size": 64, "mini_batch_size": 64}), train_file=tmp_path / "t.parquet",
-                            model_path=tmp_path / "m", reward_file=tmp_path / "r.py", checkpoint_dir=tmp_path / "c", experiment_name="x")
+    items = build_overrides(
+        TrainSettings(grpo={"train_batch_size": 64, "mini_batch_size": 64}),
+        train_file=tmp_path / "t.parquet",
+        model_path=tmp_path / "m",
+        reward_file=tmp_path / "r.py",
+        checkpoint_dir=tmp_path / "c",
+        experiment_name="x",
+    )
     assert dict(i.split("=", 1) for i in items)["trainer.save_freq"] == "8", "verl drops the last partial batch: 515 // 64"
 
 
 def test_layout_preset_kl_and_caps(tmp_path):
     s = TrainSettings(
-        verl={"preset": "4x8gpu", "ray_num_cpus": 64, "save_hf_model": False,
-              "extra_overrides": ["+actor_rollout_ref.model.override_config.attn_implementation=sdpa"]},
+        verl={
+            "preset": "4x8gpu",
+            "ray_num_cpus": 64,
+            "save_hf_model": False,
+            "extra_overrides": ["+actor_rollout_ref.model.override_config.attn_implementation=sdpa"],
+        },
         grpo={"kl_loss_coef": 0.001, "max_steps": 10},
     )
-    items = build_overrides(s, train_file=tmp_path / "t.parquet", model_path=tmp_path / "m",
-                            reward_file=tmp_path / "r.py", checkpoint_dir=tmp_path / "c", experiment_name="x", train_rows=512)
+    items = build_overrides(
+        s,
+        train_file=tmp_path / "t.parquet",
+        model_path=tmp_path / "m",
+        reward_file=tmp_path / "r.py",
+        checkpoint_dir=tmp_path / "c",
+        experiment_name="x",
+        train_rows=512,
+    )
     o = dict(i.split("=", 1) for i in items)
     assert (o["trainer.nnodes"], o["actor_rollout_ref.rollout.tensor_model_parallel_size"]) == ("4", "8")
     assert o["actor_rollout_ref.actor.fsdp_config.param_offload"] == "true"

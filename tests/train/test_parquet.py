@@ -11,7 +11,6 @@ from looptool.samples import StepSample
 from looptool.train.parquet import PARQUET_SCHEMA, iter_prompts, parquet_problems, write_verl_parquet
 
 
-
 def test_rows_follow_the_contract(tmp_path, samples):
     path = tmp_path / "d.parquet"
     report = write_verl_parquet(samples, path, data_source="looptool/test", row_group_size=3)
@@ -46,8 +45,7 @@ def test_overlong_prompts_are_filtered_and_reported(sample_factory, tmp_path):
         calls.append(len(prompts))
         return [sum(len(m["content"].split()) for m in p) for p in prompts]
 
-    report = write_verl_parquet(samples, tmp_path / "d.parquet", max_prompt_tokens=500,
-                                count_tokens=count, row_group_size=4)
+    report = write_verl_parquet(samples, tmp_path / "d.parquet", max_prompt_tokens=500, count_tokens=count, row_group_size=4)
     assert [f.id for f in report.filtered] == ["s003", "s007"]
     assert all(f.prompt_tokens > 500 for f in report.filtered)
     assert report.rows == 6 and calls == [4, 4]

@@ -12,8 +12,9 @@ from looptool.train.preflight import PreflightError, model_dir_problems, run_pre
 
 
 def test_missing_everything_is_reported_together(tmp_path):
-    s = TrainSettings(backend="trl", python=tmp_path / "nope" / "python",
-                      grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4})
+    s = TrainSettings(
+        backend="trl", python=tmp_path / "nope" / "python", grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4}
+    )
     with pytest.raises(PreflightError) as info:
         run_preflight(s, tmp_path / "missing.parquet", tmp_path / "no-model")
     problems = info.value.problems
@@ -32,8 +33,7 @@ def test_too_few_rows_for_one_step(tmp_path, samples):
     with pytest.raises(PreflightError) as info:
         run_preflight(s, tmp_path / "d.parquet", model, check_lengths=False)
     assert info.value.problems == [
-        f"dataset {tmp_path / 'd.parquet'}: 8 rows, fewer than train.grpo.train_batch_size (128); "
-        "the trainer would run zero steps"
+        f"dataset {tmp_path / 'd.parquet'}: 8 rows, fewer than train.grpo.train_batch_size (128); the trainer would run zero steps"
     ]
 
 
@@ -59,6 +59,7 @@ def test_cli_preflight_failure_exit_code(tmp_path, capsys):
 
     cfg = tmp_path / "run.toml"
     cfg.write_text(f"[train]\nbackend = 'trl'\npython = '{tmp_path / 'py'}'\n")
-    code = main(["--config", str(cfg), "--dataset", str(tmp_path / "d.parquet"), "--init-model", str(tmp_path),
-                 "--work-dir", str(tmp_path / "w")])
+    code = main(
+        ["--config", str(cfg), "--dataset", str(tmp_path / "d.parquet"), "--init-model", str(tmp_path), "--work-dir", str(tmp_path / "w")]
+    )
     assert code == 2 and "trainer pre-flight failed" in capsys.readouterr().err

@@ -23,8 +23,11 @@ def _script(tmp_path, code: str) -> list[str]:
 def test_lines_stream_to_log_and_sinks_in_order(tmp_path):
     seen: list[str] = []
     code = "import sys\nfor i in range(5):\n    print(f'line {i}', flush=True)\nprint('err line', file=sys.stderr)"
-    anyio.run(lambda: stream_process(_script(tmp_path, code), what="t", env={"X_TEST": "1"}, cwd=tmp_path,
-                                     log_path=tmp_path / "train.log", sinks=[seen.append]))
+    anyio.run(
+        lambda: stream_process(
+            _script(tmp_path, code), what="t", env={"X_TEST": "1"}, cwd=tmp_path, log_path=tmp_path / "train.log", sinks=[seen.append]
+        )
+    )
     assert seen == [f"line {i}" for i in range(5)] + ["err line"]
     log = (tmp_path / "train.log").read_text().splitlines()
     assert log[0].startswith(f"$ cd {tmp_path} && X_TEST=1 ")
@@ -33,16 +36,27 @@ def test_lines_stream_to_log_and_sinks_in_order(tmp_path):
 
 def test_partial_last_line_is_kept(tmp_path):
     seen: list[str] = []
-    anyio.run(lambda: stream_process([PY, "-c", "import sys; sys.stdout.write('a\\nb')"], what="t", env={},
-                                     cwd=tmp_path, log_path=tmp_path / "l", sinks=[seen.append]))
+    anyio.run(
+        lambda: stream_process(
+            [PY, "-c", "import sys; sys.stdout.write('a\\nb')"],
+            what="t",
+            env={},
+            cwd=tmp_path,
+            log_path=tmp_path / "l",
+            sinks=[seen.append],
+        )
+    )
     assert seen == ["a", "b"]
 
 
 def test_nonzero_exit_raises_with_tail_and_command(tmp_path):
     code = "for i in range(100):\n    print('row', i)\nraise SystemExit('boom at the end')"
     with pytest.raises(TrainerFailed) as info:
-        anyio.run(lambda: stream_process(_script(tmp_path, code), what="fake trainer", env={"A": "b c"}, cwd=tmp_path,
-                                         log_path=tmp_path / "l", tail_lines=5))
+        anyio.run(
+            lambda: stream_process(
+                _script(tmp_path, code), what="fake trainer", env={"A": "b c"}, cwd=tmp_path, log_path=tmp_path / "l", tail_lines=5
+            )
+        )
     err = info.value
     assert err.returncode == 1 and len(err.last_lines) == 5 and err.last_lines[-1] == "boom at the end"
     assert err.last_lines[0] == "row 96"
@@ -53,8 +67,8 @@ def test_nonzero_exit_raises_with_tail_and_command(tmp_path):
 
 def test_log_is_appended_across_attempts(tmp_path):
     for word in ("first", "second"):
-        anyio.run(lambda: stream_process([PY, "-c", f"print('{word}')"], what="t", env={}, cwd=tmp_path,  # noqa: B023 - run at once
-                                         log_path=tmp_path / "l"))
+        command = [PY, "-c", f"print('{word}')"]
+        anyio.run(lambda command=command: stream_process(command, what="t", env={}, cwd=tmp_path, log_path=tmp_path / "l"))
     lines = (tmp_path / "l").read_text().splitlines()
     assert lines[1] == "first" and lines[3] == "second"
 
@@ -76,8 +90,9 @@ def test_cancellation_kills_the_process_group(tmp_path):
     async def main() -> None:
         with anyio.move_on_after(20):
             async with anyio.create_task_group() as tg:
-                tg.start_soon(lambda: stream_process([PY, "-c", code], what="t", env={}, cwd=tmp_path,
-                                                     log_path=tmp_path / "l", sinks=[sink]))
+                tg.start_soon(
+                    lambda: stream_process([PY, "-c", code], what="t", env={}, cwd=tmp_path, log_path=tmp_path / "l", sinks=[sink])
+                )
                 while not pids:
                     await anyio.sleep(0.05)
                 tg.cancel_scope.cancel()
@@ -105,10 +120,11 @@ def test_rerun_script_is_executable_shell(tmp_path):
 
 def test_a_progress_bar_redrawn_with_carriage_returns_is_one_line_of_its_last_state(tmp_path):
     seen: list[str] = []
-    code = ("import sys\nfor i in range(4):\n    sys.stdout.write(f'\\rLoading weights: {i * 25}%')\n"
-            "sys.stdout.write('\\rLoading weights: 100%\\n')\nprint('next line')\n")
-    anyio.run(lambda: stream_process(_script(tmp_path, code), what="t", env={}, cwd=tmp_path,
-                                     log_path=tmp_path / "l", sinks=[seen.append]))
+    code = (
+        "import sys\nfor i in range(4):\n    sys.stdout.write(f'\\rLoading weights: {i * 25}%')\n"
+        "sys.stdout.write('\\rLoading weights: 100%\\n')\nprint('next line')\n"
+    )
+    anyio.run(lambda: stream_process(_script(tmp_path, code), what="t", env={}, cwd=tmp_path, log_path=tmp_path / "l", sinks=[seen.append]))
     assert seen == ["Loading weights: 100%", "next line"]
     assert (tmp_path / "l").read_text().splitlines()[1:] == seen
 
@@ -117,13 +133,20 @@ def test_a_silent_child_gets_notices_on_the_console_only(tmp_path):
     notices: list[str] = []
     seen: list[str] = []
     code = "import time\nprint('loading', flush=True)\ntime.sleep(5)\nprint('ready', flush=True)\n"
-    anyio.run(lambda: stream_process(_script(tmp_path, code), what="fake trainer", env={}, cwd=tmp_path,
-                                     log_path=tmp_path / "l", sinks=[seen.append], notice=notices.append,
-                                     notice_after_s=1.0))
+    anyio.run(
+        lambda: stream_process(
+            _script(tmp_path, code),
+            what="fake trainer",
+            env={},
+            cwd=tmp_path,
+            log_path=tmp_path / "l",
+            sinks=[seen.append],
+            notice=notices.append,
+            notice_after_s=1.0,
+        )
+    )
     assert seen == ["loading", "ready"]
-    assert notices and all(n.startswith("[train] fake trainer: still working, ") and "no output for" in n
-                           for n in notices)
+    assert notices and all(n.startswith("[train] fake trainer: still working, ") and "no output for" in n for n in notices)
     # After 1 s, 2 s, 4 s of silence (then 8 s): at most 3 notices in 5 s, not one per second.
     assert len(notices) <= 3
     assert "still working" not in (tmp_path / "l").read_text()
-

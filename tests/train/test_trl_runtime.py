@@ -29,9 +29,17 @@ def _settings(python: Path, **grpo) -> dict:
         python=python,
         # The test reward module lives next to this file; the worker also needs looptool itself.
         env={"PYTHONPATH": f"{ROOT}:{HERE}"},
-        grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4, "max_steps": 2,
-              "max_response_length": 16, "learning_rate": 1e-3, "save_freq": 1,
-              "max_prompt_length": 1200, **grpo},
+        grpo={
+            "train_batch_size": 2,
+            "mini_batch_size": 2,
+            "rollouts_per_prompt": 4,
+            "max_steps": 2,
+            "max_response_length": 16,
+            "learning_rate": 1e-3,
+            "save_freq": 1,
+            "max_prompt_length": 1200,
+            **grpo,
+        },
         trl={"per_device_batch_size": 4, "extra_rewards": ["shaping_rewards:length_reward"]},
     )
 
@@ -59,14 +67,14 @@ def test_grpo_steps_change_weights_and_call_reward_per_completion(sample_factory
     assert m["history"][-1]["reward_completions/toolmatch"] == 16
     assert m["reward_mean"] is not None and m["step_time_s"] > 0 and m["loss"] is not None
     # Streamed live as one readable line per step; the raw metrics go to the log only.
-    assert any(line.startswith("[train] GRPO step 1/2: reward ") and "spread" in line and "grad_norm" in line
-               for line in lines)
+    assert any(line.startswith("[train] GRPO step 1/2: reward ") and "spread" in line and "grad_norm" in line for line in lines)
     assert not any("LOOPTOOL_METRICS" in line or line.startswith("{'loss'") for line in lines)
     assert "LOOPTOOL_METRICS" in result.log_path.read_text()
     assert m["grad_norm"] is not None and "reward_spread" in m
 
-    check = subprocess.run([str(python), str(HERE / "trl_checks.py"), str(model), str(result.model_dir)],
-                           capture_output=True, text=True, check=True)
+    check = subprocess.run(
+        [str(python), str(HERE / "trl_checks.py"), str(model), str(result.model_dir)], capture_output=True, text=True, check=True
+    )
     out = json.loads(check.stdout.split("RESULT ", 1)[1])
     assert out["max_abs_diff"] > 0, "GRPO with a spread reward must move the weights"
     assert out["generated"] > 0
@@ -95,8 +103,7 @@ def test_crash_reports_tail_and_rerun_resumes_from_checkpoint(sample_factory, re
     assert (work / "checkpoints" / "checkpoint-2").is_dir() and not (work / "model").exists()
     assert (work / "train_command.sh").is_file()
 
-    resumed = anyio.run(lambda: run_training(TrainSettings(**base), dataset, model, work,
-                                             console=lambda line: None))
+    resumed = anyio.run(lambda: run_training(TrainSettings(**base), dataset, model, work, console=lambda line: None))
     trainer = resumed.metrics["trainer"]
     assert trainer["resumed_from"].endswith("checkpoint-2") and trainer["global_step"] == 3
     assert trainer["reward_completions"]["toolmatch"] == 8  # only the one remaining step
@@ -109,8 +116,7 @@ def _labelled(samples):
     return [s if s.label_calls else s.model_copy(update={"label_text": f"Here is a joke for {s.id}."}) for s in samples]
 
 
-def test_sft_warm_start_runs_first_grpo_starts_from_it_and_a_rerun_skips_it(sample_factory, require_runtime,
-                                                                            tiny_model, tmp_path):
+def test_sft_warm_start_runs_first_grpo_starts_from_it_and_a_rerun_skips_it(sample_factory, require_runtime, tiny_model, tmp_path):
     python = require_runtime("trl")
     model = tiny_model("trl")
     dataset = _write_jsonl(tmp_path / "d.jsonl", _labelled(sample_factory(8)))
@@ -138,6 +144,7 @@ def test_sft_warm_start_runs_first_grpo_starts_from_it_and_a_rerun_skips_it(samp
     # Done: the warm-start model and both trainers' checkpoints are gone, the records stay.
     assert not (work / "sft/model").exists() and not (work / "sft/checkpoints").exists()
     assert not (work / "checkpoints").exists() and (work / "sft/sft.parquet").is_file()
-    check = subprocess.run([str(python), str(HERE / "trl_checks.py"), str(model), str(result.model_dir)],
-                           capture_output=True, text=True, check=True)
+    check = subprocess.run(
+        [str(python), str(HERE / "trl_checks.py"), str(model), str(result.model_dir)], capture_output=True, text=True, check=True
+    )
     assert json.loads(check.stdout.split("RESULT ", 1)[1])["max_abs_diff"] > 0  # SFT moved the weights

@@ -41,8 +41,14 @@ ENV = {**os.environ, "PYTHONPATH": looptool_pythonpath(), "HF_HUB_OFFLINE": "1",
 def _check(python: Path, name: str, args: dict, tmp_path: Path, expect_ok: bool = True) -> dict | str:
     args_path = tmp_path / f"{name}_args.json"
     args_path.write_text(json.dumps(args))
-    proc = subprocess.run([str(python), str(HERE / "verl_checks.py"), name, str(args_path)],
-                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [str(python), str(HERE / "verl_checks.py"), name, str(args_path)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        timeout=600,
+    )
     if not expect_ok:
         assert proc.returncode != 0, proc.stdout[-2000:]
         return proc.stderr
@@ -54,9 +60,14 @@ def _overrides(settings: TrainSettings, tmp_path: Path, model: Path, samples) ->
     parquet = tmp_path / "train.parquet"
     if not parquet.exists():
         write_verl_parquet(samples, parquet)
-    return build_overrides(settings, train_file=parquet, model_path=model,
-                           reward_file=write_reward_module(tmp_path / "reward_fn.py"),
-                           checkpoint_dir=tmp_path / "checkpoints", experiment_name="iter_1")
+    return build_overrides(
+        settings,
+        train_file=parquet,
+        model_path=model,
+        reward_file=write_reward_module(tmp_path / "reward_fn.py"),
+        checkpoint_dir=tmp_path / "checkpoints",
+        experiment_name="iter_1",
+    )
 
 
 @pytest.mark.parametrize("preset", ["8gpu", "4x8gpu"])
@@ -90,8 +101,7 @@ def test_verl_and_our_layout_rules_agree_on_a_bad_layout(samples, require_runtim
     python, model = require_runtime("verl"), tiny_model("verl")
     # Built without validation so the same bad numbers reach verl.
     good = TrainSettings()
-    bad = good.model_copy(update={"verl": good.verl.model_copy(update={"n_gpus_per_node": 3,
-                                                                       "tensor_parallel_size": 1})})
+    bad = good.model_copy(update={"verl": good.verl.model_copy(update={"n_gpus_per_node": 3, "tensor_parallel_size": 1})})
     assert any("divisible by the GPU count" in p for p in layout_problems(bad))
     err = _check(python, "compose", {"overrides": _overrides(bad, tmp_path, model, samples)}, tmp_path, expect_ok=False)
     assert "real_train_batch_size (2048) must be divisible by minimal possible batch size (3)" in err
@@ -122,8 +132,12 @@ def test_rlhf_dataset_reads_our_parquet_and_filters_like_us(sample_factory, requ
     with RuntimeTokenCounter(python, model) as count:
         report = write_verl_parquet(samples, tmp_path / "ours.parquet", max_prompt_tokens=limit, count_tokens=count)
     assert [f.id for f in report.filtered] == ["s003", "s007", "s011"]
-    out = _check(python, "dataset", {"parquet": str(full), "model": str(model), "max_prompt_length": limit,
-                                     "cache_dir": str(tmp_path / "cache")}, tmp_path)
+    out = _check(
+        python,
+        "dataset",
+        {"parquet": str(full), "model": str(model), "max_prompt_length": limit, "cache_dir": str(tmp_path / "cache")},
+        tmp_path,
+    )
     ours = sorted({s.id for s in samples} - {f.id for f in report.filtered})
     assert sorted(out["kept_ids"]) == ours  # verl's own filter keeps exactly the rows we keep
     assert out["proto_len"] == 2 and out["raw_prompt_roles"] == ["system", "user"]
@@ -157,40 +171,56 @@ def test_verl_reward_loop_calls_our_compute_score(samples, sample_factory, requi
 def test_fsdp_checkpoint_exports_to_loadable_hf_dir(require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
     ckpt = tmp_path / "checkpoints"
-    args = {"model": str(model), "checkpoint_dir": str(ckpt), "step": 1,
-            "save_contents": ["model", "optimizer", "extra"], "reference": str(tmp_path / "ref.safetensors")}
+    args = {
+        "model": str(model),
+        "checkpoint_dir": str(ckpt),
+        "step": 1,
+        "save_contents": ["model", "optimizer", "extra"],
+        "reference": str(tmp_path / "ref.safetensors"),
+    }
     (tmp_path / "fsdp_args.json").write_text(json.dumps(args))
     torchrun = Path(python).parent / "torchrun"
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(HERE / "verl_checks.py"), "fsdp_save",
-                           str(tmp_path / "fsdp_args.json")],
-                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", str(HERE / "verl_checks.py"), "fsdp_save", str(tmp_path / "fsdp_args.json")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     actor = ckpt / "global_step_1" / "actor"
-    assert {"model_world_size_2_rank_0.pt", "model_world_size_2_rank_1.pt", "fsdp_config.json"} <= {
-        p.name for p in actor.iterdir()}
+    assert {"model_world_size_2_rank_0.pt", "model_world_size_2_rank_1.pt", "fsdp_config.json"} <= {p.name for p in actor.iterdir()}
 
     lines: list[str] = []
-    info = anyio.run(lambda: export_verl_model(python, ckpt, tmp_path / "model", env={
-        "PYTHONPATH": looptool_pythonpath(), "HF_HUB_OFFLINE": "1"}, log_path=tmp_path / "train.log",
-        sinks=[lines.append]))
+    info = anyio.run(
+        lambda: export_verl_model(
+            python,
+            ckpt,
+            tmp_path / "model",
+            env={"PYTHONPATH": looptool_pythonpath(), "HF_HUB_OFFLINE": "1"},
+            log_path=tmp_path / "train.log",
+            sinks=[lines.append],
+        )
+    )
     assert info["export"] == "model_merger" and info["checkpoint"].endswith("global_step_1")
     out = _check(python, "compare", {"model_dir": str(tmp_path / "model"), "reference": args["reference"]}, tmp_path)
     assert out["compared"] > 0 and out["generated"] > 1
     assert out["max_abs_diff"] < 1e-2  # the merger writes bf16: rounding only
 
 
-def test_preflight_in_the_verl_env_passes_data_checks_and_refuses_missing_gpus(samples, require_runtime,
-                                                                               tiny_model, tmp_path):
+def test_preflight_in_the_verl_env_passes_data_checks_and_refuses_missing_gpus(samples, require_runtime, tiny_model, tmp_path):
     from looptool.train.preflight import PreflightError, run_preflight
 
     python, model = require_runtime("verl"), tiny_model("verl")
     write_verl_parquet(samples, tmp_path / "d.parquet")
-    settings = TrainSettings(python=python, verl={"n_gpus_per_node": 2, "tensor_parallel_size": 1,
-                                                  "ppo_micro_batch_size_per_gpu": 1},
-                             grpo={"train_batch_size": 4, "mini_batch_size": 4, "rollouts_per_prompt": 4})
+    settings = TrainSettings(
+        python=python,
+        verl={"n_gpus_per_node": 2, "tensor_parallel_size": 1, "ppo_micro_batch_size_per_gpu": 1},
+        grpo={"train_batch_size": 4, "mini_batch_size": 4, "rollouts_per_prompt": 4},
+    )
     with pytest.raises(PreflightError) as info:
-        run_preflight(settings, tmp_path / "d.parquet", model,
-                      reward_file=write_reward_module(tmp_path / "reward_fn.py"))
+        run_preflight(settings, tmp_path / "d.parquet", model, reward_file=write_reward_module(tmp_path / "reward_fn.py"))
     # Lengths were measured and the reward module scored all references: only the GPUs are missing.
     assert info.value.problems == [
         f"train.verl.n_gpus_per_node is 2 but {python} sees 0 CUDA device(s) on this machine; "

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONPATH": looptool_pythonpath(), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-SETTINGS = TrainSettings(warm_start="sft", sft={"batch_size": 64, "micro_batch_size": 2, "learning_rate": 2e-5,
-                                                "max_steps": 10, "max_length": 1500})
+SETTINGS = TrainSettings(
+    warm_start="sft", sft={"batch_size": 64, "micro_batch_size": 2, "learning_rate": 2e-5, "max_steps": 10, "max_length": 1500}
+)
 
 
 def _parquet(samples, tmp_path: Path) -> Path:
@@ -37,14 +38,21 @@ def _parquet(samples, tmp_path: Path) -> Path:
 
 
 def _overrides(tmp_path: Path, model: Path, parquet: Path) -> list[str]:
-    return build_sft_overrides(SETTINGS, train_file=parquet, model_path=model, checkpoint_dir=tmp_path / "ck",
-                               experiment_name="iter_01-sft")
+    return build_sft_overrides(
+        SETTINGS, train_file=parquet, model_path=model, checkpoint_dir=tmp_path / "ck", experiment_name="iter_01-sft"
+    )
 
 
 def _check(python: Path, name: str, args: dict, tmp_path: Path) -> dict:
     (tmp_path / f"{name}.json").write_text(json.dumps(args))
-    proc = subprocess.run([str(python), str(HERE / "verl_sft_checks.py"), name, str(tmp_path / f"{name}.json")],
-                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [str(python), str(HERE / "verl_sft_checks.py"), name, str(tmp_path / f"{name}.json")],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.split("RESULT ", 1)[1])
 
@@ -57,12 +65,27 @@ def test_sft_overrides_compose_into_verls_sft_trainer_config(samples, require_ru
     assert out["engine_class"] == "FSDPEngineConfig" and out["param_offload"] is False
     assert (out["lr"], out["lr_scheduler_type"], out["weight_decay"], out["clip_grad"]) == (2e-5, "constant", 0.01, 1.0)
     assert out["save_contents"] == ["model", "optimizer", "extra", "hf_model"]
-    assert out["data"] == {"train_files": str(parquet), "val_files": None, "messages_key": "messages",
-                           "train_batch_size": 64, "micro_batch_size_per_gpu": 2, "use_dynamic_bsz": False,
-                           "max_length": 1500, "truncation": "error"}
-    assert out["trainer"] == {"default_local_dir": str(tmp_path / "ck"), "total_epochs": 1, "total_training_steps": 10,
-                              "logger": ["console"], "save_freq": 200, "resume_mode": "auto", "nnodes": 1,
-                              "n_gpus_per_node": 8, "max_ckpt_to_keep": 1}
+    assert out["data"] == {
+        "train_files": str(parquet),
+        "val_files": None,
+        "messages_key": "messages",
+        "train_batch_size": 64,
+        "micro_batch_size_per_gpu": 2,
+        "use_dynamic_bsz": False,
+        "max_length": 1500,
+        "truncation": "error",
+    }
+    assert out["trainer"] == {
+        "default_local_dir": str(tmp_path / "ck"),
+        "total_epochs": 1,
+        "total_training_steps": 10,
+        "logger": ["console"],
+        "save_freq": 200,
+        "resume_mode": "auto",
+        "nnodes": 1,
+        "n_gpus_per_node": 8,
+        "max_ckpt_to_keep": 1,
+    }
 
 
 def test_sft_trainer_cli_accepts_our_exact_argv(samples, require_runtime, tiny_model, tmp_path):
@@ -70,19 +93,25 @@ def test_sft_trainer_cli_accepts_our_exact_argv(samples, require_runtime, tiny_m
     argv = sft_trainer_argv(python, 8, _overrides(tmp_path, model, _parquet(samples, tmp_path)))
     module_at = argv.index(SFT_MODULE)
     # torchrun would start 8 ranks of exactly this; here the module itself, asked for its job config.
-    proc = subprocess.run([str(python), "-m", *argv[module_at:], "--cfg", "job", "--resolve"],
-                          capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=600)
+    proc = subprocess.run(
+        [str(python), "-m", *argv[module_at:], "--cfg", "job", "--resolve"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "messages_key: messages" in proc.stdout and "lr_scheduler_type: constant" in proc.stdout
     assert f"path: {model}" in proc.stdout
 
 
-def test_verl_sft_dataset_trains_on_the_answer_only_after_the_grpo_prompt(samples, require_runtime, tiny_model,
-                                                                         tmp_path):
+def test_verl_sft_dataset_trains_on_the_answer_only_after_the_grpo_prompt(samples, require_runtime, tiny_model, tmp_path):
     python, model = require_runtime("verl"), tiny_model("verl")
     parquet = _parquet(samples, tmp_path)
-    out = _check(python, "dataset", {"overrides": _overrides(tmp_path, model, parquet), "parquet": str(parquet),
-                                     "model": str(model)}, tmp_path)
+    out = _check(
+        python, "dataset", {"overrides": _overrides(tmp_path, model, parquet), "parquet": str(parquet), "model": str(model)}, tmp_path
+    )
     assert out["len"] == len(samples)
     grpo_prompts = _check(python, "grpo_prompt_ids", {"parquet": str(parquet), "model": str(model)}, tmp_path)
     labelled = [s if s.label_calls else s.model_copy(update={"label_text": f"a joke for {s.id}"}) for s in samples]

@@ -26,9 +26,13 @@ from looptool.train.verl_sft import build_sft_overrides, latest_sft_checkpoint, 
 
 
 def _trl(**sft) -> TrainSettings:
-    return TrainSettings(backend="trl", warm_start="sft", sft=sft,
-                         grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4},
-                         trl={"per_device_batch_size": 4})
+    return TrainSettings(
+        backend="trl",
+        warm_start="sft",
+        sft=sft,
+        grpo={"train_batch_size": 2, "mini_batch_size": 2, "rollouts_per_prompt": 4},
+        trl={"per_device_batch_size": 4},
+    )
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -56,9 +60,14 @@ def test_for_iteration_resolves_a_relative_dataset_against_the_config_dir(tmp_pa
 @pytest.mark.parametrize(
     "data, needle",
     [
-        ({"warm_start": "sft", "sft": {"batch_size": 6, "micro_batch_size": 4}}, "batch_size (6) must be a multiple of micro_batch_size (4)"),
-        ({"warm_start": "sft", "sft": {"batch_size": 12, "micro_batch_size": 1}},
-         "train.sft.batch_size (12) must be a multiple of train.verl.n_gpus_per_node x train.sft.micro_batch_size (8 x 1)"),
+        (
+            {"warm_start": "sft", "sft": {"batch_size": 6, "micro_batch_size": 4}},
+            "batch_size (6) must be a multiple of micro_batch_size (4)",
+        ),
+        (
+            {"warm_start": "sft", "sft": {"batch_size": 12, "micro_batch_size": 1}},
+            "train.sft.batch_size (12) must be a multiple of train.verl.n_gpus_per_node x train.sft.micro_batch_size (8 x 1)",
+        ),
         ({"sft": {"iterations": [0, 2]}}, "iterations are numbered from 1"),
         ({"sft": {"dataset": "x.csv"}}, "expected a StepSample .jsonl or a .parquet file"),
         ({"warm_start": "grpo"}, "warm_start"),
@@ -87,7 +96,8 @@ def test_a_text_answer_without_its_text_has_no_target(samples):
     text = next(s for s in samples if not s.label_calls)
     assert sft_target(text.model_copy(update={"label_text": "  "})) is None
     assert sft_target(text.model_copy(update={"label_text": "Why did the plane land? It was tired."})) == (
-        "Why did the plane land? It was tired.")
+        "Why did the plane land? It was tired."
+    )
 
 
 def _with_text(samples: list[StepSample]) -> list[StepSample]:
@@ -117,11 +127,21 @@ def test_overlong_sequences_are_dropped_and_long_answers_reported(samples, tmp_p
 
     prompt_words = words([sample_to_row(s, 0, "x", "t")["prompt"] for s in samples])
     limit = min(prompt_words) + 6  # room for the shortest answers only
-    report = write_sft_parquet(examples_from_samples(samples, []), tmp_path / "sft.parquet", max_length=limit,
-                               max_answer_tokens=4, count_prompt=words, count_full=words)
+    report = write_sft_parquet(
+        examples_from_samples(samples, []),
+        tmp_path / "sft.parquet",
+        max_length=limit,
+        max_answer_tokens=4,
+        count_prompt=words,
+        count_full=words,
+    )
     kept = {r["id"] for r in pq.read_table(tmp_path / "sft.parquet").to_pylist()}
-    full = dict(zip([s.id for s in samples], words([sample_to_row(s, 0, "x", "t")["prompt"]
-                                                     + [{"role": "assistant", "content": sft_target(s)}] for s in samples])))
+    full = dict(
+        zip(
+            [s.id for s in samples],
+            words([sample_to_row(s, 0, "x", "t")["prompt"] + [{"role": "assistant", "content": sft_target(s)}] for s in samples]),
+        )
+    )
     assert kept == {i for i, n in full.items() if n <= limit} and kept
     assert {i for i, _ in report.overlong} == set(full) - kept
     answers = {s.id: full[s.id] - p for s, p in zip(samples, prompt_words)}
@@ -143,8 +163,7 @@ def test_a_grpo_parquet_gives_call_targets_and_skips_text_rows(samples, tmp_path
 
 
 def test_a_parquet_of_another_shape_and_duplicate_ids_are_errors(samples, tmp_path):
-    pq.write_table(pq.read_table(write_verl_parquet(samples, tmp_path / "g.parquet").path).drop(["reward_model"]),
-                   tmp_path / "bad.parquet")
+    pq.write_table(pq.read_table(write_verl_parquet(samples, tmp_path / "g.parquet").path).drop(["reward_model"]), tmp_path / "bad.parquet")
     with pytest.raises(ValueError, match="expected a 'prompt' column and a 'completion' or 'reward_model' column"):
         list(examples_from_parquet(tmp_path / "bad.parquet", []))
     twice = list(examples_from_samples(samples[:1], [])) * 2
@@ -156,8 +175,9 @@ def test_a_parquet_of_another_shape_and_duplicate_ids_are_errors(samples, tmp_pa
 # -- trainer mappings ----------------------------------------------------------------------------
 def test_sft_settings_map_onto_trl_sft_config():
     s = _trl(learning_rate=3e-5, epochs=2, batch_size=8, micro_batch_size=2, max_steps=5, save_freq=3)
-    k = sft_config_kwargs({"output_dir": "/o", "sft": s.sft.model_dump(mode="json"), "trl": s.trl.model_dump(),
-                           "max_length": s.sft_max_length, "seed": 7})
+    k = sft_config_kwargs(
+        {"output_dir": "/o", "sft": s.sft.model_dump(mode="json"), "trl": s.trl.model_dump(), "max_length": s.sft_max_length, "seed": 7}
+    )
     assert (k["per_device_train_batch_size"], k["gradient_accumulation_steps"]) == (2, 4)
     assert (k["learning_rate"], k["num_train_epochs"], k["max_steps"], k["save_steps"]) == (3e-5, 2, 5, 3)
     assert k["completion_only_loss"] is True and k["packing"] is False
@@ -165,10 +185,14 @@ def test_sft_settings_map_onto_trl_sft_config():
 
 
 def test_verl_sft_overrides_and_torchrun_argv(tmp_path):
-    s = TrainSettings(warm_start="sft", sft={"batch_size": 64, "micro_batch_size": 2, "learning_rate": 2e-5,
-                                             "epochs": 1, "max_steps": 10}, verl={"preset": "4x8gpu"})
-    overrides = build_sft_overrides(s, train_file=tmp_path / "sft.parquet", model_path=tmp_path / "m",
-                                    checkpoint_dir=tmp_path / "ck", experiment_name="iter_01-sft")
+    s = TrainSettings(
+        warm_start="sft",
+        sft={"batch_size": 64, "micro_batch_size": 2, "learning_rate": 2e-5, "epochs": 1, "max_steps": 10},
+        verl={"preset": "4x8gpu"},
+    )
+    overrides = build_sft_overrides(
+        s, train_file=tmp_path / "sft.parquet", model_path=tmp_path / "m", checkpoint_dir=tmp_path / "ck", experiment_name="iter_01-sft"
+    )
     values = dict(o.split("=", 1) for o in overrides)
     assert values["data.messages_key"] == "messages" and values["data.train_batch_size"] == "64"
     assert values["data.micro_batch_size_per_gpu"] == "2" and values["data.use_dynamic_bsz"] == "false"
@@ -178,8 +202,7 @@ def test_verl_sft_overrides_and_torchrun_argv(tmp_path):
     assert (values["trainer.nnodes"], values["trainer.n_gpus_per_node"]) == ("1", "8")  # one node of 4x8
     assert values["engine.param_offload"] == "true" and values["trainer.resume_mode"] == "auto"
     argv = sft_trainer_argv(Path("/py"), 8, overrides)
-    assert argv[:9] == ["/py", "-m", "torch.distributed.run", "--standalone", "--nnodes", "1",
-                        "--nproc-per-node", "8", "-m"]
+    assert argv[:9] == ["/py", "-m", "torch.distributed.run", "--standalone", "--nnodes", "1", "--nproc-per-node", "8", "-m"]
     assert argv[9] == "verl.trainer.sft_trainer" and argv[10:] == overrides
 
 

@@ -17,8 +17,8 @@ model = AutoModelForCausalLM.from_pretrained(sys.argv[2], dtype=torch.float32)
 tokenizer = AutoTokenizer.from_pretrained(sys.argv[2])
 trained = model.state_dict()
 diff = max((trained[k] - v).abs().max().item() for k, v in init.items())
-prompt = tokenizer.apply_chat_template([{"role": "user", "content": "weather in paris?"}],
-                                       add_generation_prompt=True, return_tensors="pt", return_dict=True)
+prompt = tokenizer.apply_chat_template(
+    [{"role": "user", "content": "weather in paris?"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+)
 out = model.generate(**prompt, max_new_tokens=8, do_sample=False)
-print("RESULT " + json.dumps({"max_abs_diff": diff, "tensors": len(init),
-                              "generated": int(out.shape[-1] - prompt["input_ids"].shape[-1])}))
+print("RESULT " + json.dumps({"max_abs_diff": diff, "tensors": len(init), "generated": int(out.shape[-1] - prompt["input_ids"].shape[-1])}))

@@ -153,15 +153,15 @@ def check_reward(args: dict) -> dict:
         },
         non_tensors={
             "data_source": np.array([r["data_source"] for r in rows], dtype=object),
-            "reward_model": np.array(
-                [{"style": "rule", "ground_truth": r["ground_truth"]} for r in rows], dtype=object
-            ),
+            "reward_model": np.array([{"style": "rule", "ground_truth": r["ground_truth"]} for r in rows], dtype=object),
             "extra_info": np.array([dict(r["extra_info"]) for r in rows], dtype=object),
         },
     )
     outputs = worker.loop.run_until_complete(worker.compute_score_batch(data))
-    decoded = [tok.decode(torch.tensor(r[: len(tok(x['response'], add_special_tokens=False)['input_ids'])]),
-                          skip_special_tokens=True) for r, x in zip(responses, rows)]
+    decoded = [
+        tok.decode(torch.tensor(r[: len(tok(x["response"], add_special_tokens=False)["input_ids"])]), skip_special_tokens=True)
+        for r, x in zip(responses, rows)
+    ]
     return {
         "scores": [float(o["reward_score"]) for o in outputs],
         "extra_keys": sorted(outputs[0].get("reward_extra_info", {}).keys()),
@@ -200,9 +200,7 @@ def check_fsdp_save(args: dict) -> dict:
         optimizer=optim,
         lr_scheduler=None,
         processing_class=tokenizer,
-        checkpoint_config=OmegaConf.create(
-            {"save_contents": args["save_contents"], "load_contents": args["save_contents"]}
-        ),
+        checkpoint_config=OmegaConf.create({"save_contents": args["save_contents"], "load_contents": args["save_contents"]}),
     )
     manager.save_checkpoint(local_path=str(step_dir / "actor"), global_step=args["step"])
     full = {k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone() for k, v in model.state_dict().items()}

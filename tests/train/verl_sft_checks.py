@@ -57,11 +57,33 @@ def check_compose(args: dict) -> dict:
         "weight_decay": optim.weight_decay,
         "clip_grad": optim.clip_grad,
         "save_contents": list(checkpoint.save_contents),
-        "data": {k: c["data"][k] for k in ("train_files", "val_files", "messages_key", "train_batch_size",
-                                           "micro_batch_size_per_gpu", "use_dynamic_bsz", "max_length", "truncation")},
-        "trainer": {k: c["trainer"][k] for k in ("default_local_dir", "total_epochs", "total_training_steps",
-                                                 "logger", "save_freq", "resume_mode", "nnodes", "n_gpus_per_node",
-                                                 "max_ckpt_to_keep")},
+        "data": {
+            k: c["data"][k]
+            for k in (
+                "train_files",
+                "val_files",
+                "messages_key",
+                "train_batch_size",
+                "micro_batch_size_per_gpu",
+                "use_dynamic_bsz",
+                "max_length",
+                "truncation",
+            )
+        },
+        "trainer": {
+            k: c["trainer"][k]
+            for k in (
+                "default_local_dir",
+                "total_epochs",
+                "total_training_steps",
+                "logger",
+                "save_freq",
+                "resume_mode",
+                "nnodes",
+                "n_gpus_per_node",
+                "max_ckpt_to_keep",
+            )
+        },
     }
 
 
@@ -77,12 +99,14 @@ def check_dataset(args: dict) -> dict:
         item = dataset[i]  # runs verl's sanity check: per-turn tokens == whole-conversation template
         ids, mask = item["input_ids"].tolist(), item["loss_mask"].tolist()
         first = mask.index(1)
-        rows.append({
-            "trained_text": tokenizer.decode([t for t, m in zip(ids, mask) if m]),
-            "context_ids": ids[:first],
-            "mask_is_one_block": all(mask[first:]) and not any(mask[:first]),
-            "length": len(ids),
-        })
+        rows.append(
+            {
+                "trained_text": tokenizer.decode([t for t, m in zip(ids, mask) if m]),
+                "context_ids": ids[:first],
+                "mask_is_one_block": all(mask[first:]) and not any(mask[:first]),
+                "length": len(ids),
+            }
+        )
     return {"len": len(dataset), "rows": rows}
 
 
